@@ -74,4 +74,4 @@ def main(ctx, config_file, db):
 
 pass_app = click.make_pass_decorator(App)
 
-from digest.cli import setup  # noqa: E402,F401  (registers commands on main)
+from digest.cli import articles, delivery, editions, preview, setup, subscribers, web  # noqa: E402,F401

@@ -1,0 +1,7 @@
+"""digest CLI: editions commands."""
+
+from __future__ import annotations
+
+import click  # noqa: F401
+
+from digest.cli import main, pass_app  # noqa: F401
