@@ -103,4 +103,10 @@ MIGRATIONS: list[str] = [
         heartbeat_at TEXT NOT NULL
     );
     """,
+    # 2: a sign-up by an unsubscribed or bounced address waits here for its confirmation,
+    # so the categories they had stay untouched until the owner of the mailbox confirms.
+    """
+    ALTER TABLE subscribers ADD COLUMN requested_name TEXT;        -- NULL: no sign-up waiting
+    ALTER TABLE subscribers ADD COLUMN requested_categories TEXT;  -- ';'-joined; '' means all
+    """,
 ]
