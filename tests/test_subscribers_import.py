@@ -10,7 +10,7 @@ import pytest
 from conftest import DATA, NOW
 
 from digest.errors import InputError
-from digest.subscribers import add, export_csv, import_csv, unsubscribe
+from digest.subscribers import add, export_csv, import_csv, sign_up, unsubscribe
 
 FILES = DATA / "subscribers"
 LATER = NOW + timedelta(hours=1)
@@ -220,3 +220,13 @@ def test_the_bundled_sample_file_imports_cleanly(store, config, tmp_path):
     domains = {s.email.rsplit("@", 1)[1] for s in store.subscribers.iter()}
     assert domains <= {"example.com", "example.org"}
     assert len({s.categories for s in store.subscribers.iter()}) >= 6  # varied choices
+
+
+def test_import_activates_an_address_still_waiting_for_confirmation(store, config):
+    pending, _ = sign_up(store, config, "rosa.delgado@example.com", "Rosa", ("News",), NOW)
+    report = import_csv(store, config, FILES / "good.csv", LATER)
+    assert (report.new, report.updated) == (2, 1)
+    rosa = store.subscribers.get(pending.id)
+    assert (rosa.status, rosa.name, rosa.categories) == ("active", "Rosa Delgado", ())
+    last = store.events.for_subscriber(pending.id)[-1]
+    assert (last["kind"], last["origin"]) == ("subscribed", "import")

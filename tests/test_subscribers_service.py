@@ -250,3 +250,17 @@ def test_rotate_makes_links_signed_before_stop_matching(store, config, ada):
 def test_unknown_status_is_a_clear_error(store):
     with pytest.raises(InputError, match=r"unknown status 'gone' \(known: active, unsubscribed, bounced, pending\)"):
         list(iter_subscribers(store, "gone"))
+
+
+def test_a_bounced_address_signing_up_is_activated_only_by_confirmation(store, config, ada):
+    mark_bounced(store, ada.id, "550 no such user", NOW)
+    _, send = sign_up(store, config, "ada@example.com", "Ada", ("Health",), LATER)
+    assert send is True
+    assert store.subscribers.get(ada.id).status == "bounced"
+    confirmed = confirm(store, ada.id, LATER, origin="web:confirm")
+    assert (confirmed.status, confirmed.categories) == ("active", ("Health",))
+
+
+def test_set_categories_refuses_text_instead_of_a_tuple(store, ada):
+    with pytest.raises(TypeError, match="use parse_categories"):
+        set_categories(store, ada.id, "News;Travel", LATER, origin="web:preferences")

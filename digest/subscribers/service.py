@@ -56,7 +56,8 @@ def clean_name(name: str | None) -> str:
     Names end up in To: headers and web pages, so a newline here is never innocent.
     """
     name = (name or "").strip()
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+    # Cf (format characters) stays allowed: zero-width joiners belong in some scripts' names.
+    if any(unicodedata.category(ch) in ("Cc", "Zl", "Zp") for ch in name):
         raise InputError(f"name {name!r} contains a line break or control character")
     if len(name) > MAX_NAME_CHARS:
         raise InputError(f"name is longer than {MAX_NAME_CHARS} characters")
@@ -85,6 +86,9 @@ def _categories_arg(config: Config, categories: str | Iterable[str] | None) -> t
 
 def _names_only(categories: Iterable[str]) -> tuple[str, ...]:
     """Categories given without a config (the web sends canonical names): checked for shape, deduplicated."""
+    if isinstance(categories, str):
+        # "News;Travel" would otherwise be taken letter by letter.
+        raise TypeError("categories must be a tuple of names; use parse_categories for ';'-separated text")
     result: list[str] = []
     for name in categories:
         if not isinstance(name, str) or not name.strip() or ";" in name:
