@@ -92,9 +92,15 @@ def digest_command(config_path: Path, *args: str, profile: str | None = None, pr
         return [sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile_out),
                 "-m", "digest", "--config", str(config_path), *args]
     if profile == "py-spy":
-        return ["py-spy", "record", "--rate", "200", "--subprocesses", "--format", "raw",
+        return [py_spy(), "record", "--rate", "200", "--subprocesses", "--threads", "--format", "raw",
                 "--output", str(profile_out), "--", *command]
     return command
+
+
+def py_spy() -> str:
+    """py-spy from this venv (`pip install py-spy`), else from PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else "py-spy"
 
 
 def command_help(config_path: Path, cwd: Path, *args: str) -> str:
