@@ -57,6 +57,15 @@ class Articles:
         self.store.execute(f"UPDATE articles SET {assignments} WHERE id = ?", (*values.values(), row[0]))
         return "updated"
 
+    def published_for(self, key: str) -> tuple[datetime, bool] | None:
+        """The stored publication date and `dated` flag of the article with this key, if any."""
+        row = self.store.execute("SELECT published, dated FROM articles WHERE key = ?", (key,)).fetchone()
+        return (from_iso(row[0]), bool(row[1])) if row else None
+
+    def count_from(self, source: str) -> int:
+        """How many stored articles came from `source` (a 304 means they are all unchanged)."""
+        return self.store.execute("SELECT COUNT(*) FROM articles WHERE source = ?", (source,)).fetchone()[0]
+
     def get(self, article_id: int) -> Article | None:
         row = self.store.execute(f"SELECT {COLUMNS} FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row_to_article(row) if row else None
