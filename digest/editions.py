@@ -295,11 +295,11 @@ def _refuse_if_frozen(edition: Edition, config: Config | None, action: str, what
 
 def _frozen_message(edition: Edition, config: Config | None, action: str, what: str | None = None) -> str:
     tz = config.tz if config else timezone.utc
-    subject = what or f"edition {edition.key}"
+    subject = what or "it"
     if edition.status == "approved":
-        return (f"edition {edition.key} is approved, so {subject} cannot be {action}; "
-                f"it stays as approved until it is sent")
+        return (f"edition {edition.key} is approved, so {subject} cannot be {action} "
+                f"(an approved edition stays as it is until it is sent)")
     if edition.status == "sending":
         return f"edition {edition.key} is being sent, so {subject} cannot be {action}"
     when = f" on {_local(edition.sent_at, tz)}" if edition.sent_at else ""
-    return f"edition {edition.key} was sent{when}; a sent edition is never changed, so {subject} cannot be {action}"
+    return f"edition {edition.key} was sent{when}, so {subject} cannot be {action}: a sent edition is never changed"
