@@ -59,6 +59,12 @@ def now() -> datetime:
     return state().clock()
 
 
+class DigestFlask(Flask):
+    def log_exception(self, exc_info) -> None:
+        # Flask logs request.path, but our paths carry personal tokens that must not sit in logs.
+        self.logger.error("Exception on %s [%s]", request.endpoint, request.method, exc_info=exc_info)
+
+
 def create_app(config: Config, transport=None, store_path=None, *, clock: Callable[[], datetime] = utcnow,
                preview: bool = False) -> Flask:
     """The preference-centre app. `transport` sends the sign-up and lost-link emails
@@ -68,7 +74,7 @@ def create_app(config: Config, transport=None, store_path=None, *, clock: Callab
         raise ConfigError("no secret key: set DIGEST_SECRET_KEY (or secret_key in [web] of digest.toml)")
     if not COLOR.match(config.accent_color):
         raise ConfigError(f"accent_color {config.accent_color!r} must be a hex colour such as #1a5fb4")
-    app = Flask("digest.web", static_folder=None, template_folder=None)
+    app = DigestFlask("digest.web", static_folder=None, template_folder=None)
     app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
     app.jinja_options = {**app.jinja_options, "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
     app.jinja_loader = FileSystemLoader([Path(config.templates_dir) / "web", DEFAULT_TEMPLATES_DIR / "web"])
