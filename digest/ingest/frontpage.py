@@ -9,8 +9,9 @@ The shape we read:
 - a teaser is an age line, the category glued to or spaced from a relative age
   ("Travel9 months ago", "Health 2 days ago", "News an hour ago"), then its title line, no body.
 
-Copied pages keep each paragraph on one line. A line without closing punctuation right after
-a body line is taken as that paragraph wrapping, not as a new title.
+Copied pages keep each paragraph on one line. For hand-wrapped text, a line starting in lower
+case under an unfinished line, or any line right under an unfinished body line, continues
+that paragraph instead of starting a new article.
 """
 
 from __future__ import annotations
@@ -71,8 +72,7 @@ def parse_front_page(text: str, config: Config, now: datetime, warnings: list[st
             return None
         return Entry(where=done.where, title=done.title, labels=done.labels, body="\n\n".join(done.paragraphs))
 
-    for number, raw in enumerate(text.splitlines(), 1):
-        line = collapse(raw)
+    for number, line in _joined_lines(text, config):
         if not line:
             if previous != "start":
                 previous = "blank"
@@ -116,6 +116,24 @@ def parse_front_page(text: str, config: Config, now: datetime, warnings: list[st
         yield finished
     if teaser is not None:
         yield Rejected(teaser.where, "teaser line with no title after it")
+
+
+def _joined_lines(text: str, config: Config) -> list[tuple[int, str]]:
+    """(line number, collapsed text), with hand-wrapped lines joined: a line that starts in
+    lower case right under an unfinished line of prose continues it."""
+    lines: list[tuple[int, str]] = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = collapse(raw)
+        if line[:1].islower() and lines and _is_unfinished_prose(lines[-1][1], config):
+            lines[-1] = (lines[-1][0], f"{lines[-1][1]} {line}")
+        else:
+            lines.append((number, line))
+    return lines
+
+
+def _is_unfinished_prose(line: str, config: Config) -> bool:
+    return bool(line) and line not in SEPARATORS and not _ends_sentence(line) \
+        and not _AGE.match(line) and not _is_label(line, config)
 
 
 def _is_label(line: str, config: Config) -> bool:
