@@ -55,8 +55,10 @@ def test_saving_categories_changes_them_records_the_event_and_confirms(client, s
 
 def test_ticking_every_category_stores_all_so_later_categories_arrive_too(client, store, config, links):
     alice = add_subscriber(store, config)
-    submit(client, f"/p/{links.token('preferences', alice)}", {"category": list(config.category_names)})
+    response = submit(client, f"/p/{links.token('preferences', alice)}", {"category": list(config.category_names)})
     assert store.subscribers.get(alice.id).categories == ()
+    _, html = page(client, response.headers["Location"])
+    assert "Saved. From the next edition you will get: every section." in html
 
 
 def test_unticking_every_category_asks_whether_they_meant_to_unsubscribe(client, store, config, links):

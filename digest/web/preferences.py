@@ -43,6 +43,11 @@ def chosen_categories(subscriber: Subscriber) -> tuple[str, ...]:
     return tuple(name for name in configured if name in subscriber.categories)
 
 
+def describe_sections(subscriber: Subscriber) -> str:
+    """'News, Travel', or 'every section' for a subscriber who gets all (now and later)."""
+    return ", ".join(chosen_categories(subscriber)) if subscriber.categories else "every section"
+
+
 def urls_for(subscriber: Subscriber) -> dict[str, str]:
     links = state().links
     preferences_token = links.token("preferences", subscriber)
@@ -56,7 +61,7 @@ def urls_for(subscriber: Subscriber) -> dict[str, str]:
 def page(template: str, subscriber: Subscriber, status: int = 200, **values):
     return render_template(template, subscriber=subscriber, address=mask_email(subscriber.email),
                            urls=urls_for(subscriber), chosen=chosen_categories(subscriber),
-                           **values), status
+                           sections=describe_sections(subscriber), **values), status
 
 
 @blueprint.route("/p/<token>", methods=["GET", "POST"])
