@@ -20,6 +20,7 @@ class Mailer:
     def __init__(self, config: Config, transport=None):
         self.config = config
         self._transport = transport
+        self._owns_transport = transport is None  # a transport handed to us is the caller's to close
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-web-mail")
         self._futures: list[Future] = []
         self._lock = threading.Lock()
@@ -38,9 +39,8 @@ class Mailer:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
-        close = getattr(self._transport, "close", None)
-        if callable(close):
-            close()
+        if self._owns_transport and self._transport is not None:
+            self._transport.close()
 
     def _transport_for_thread(self):
         if self._transport is None:
