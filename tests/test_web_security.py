@@ -7,12 +7,11 @@ import re
 import itsdangerous.timed
 import pytest
 
-from conftest import NOW
 from digest.config import Category
 from digest.errors import ConfigError
 from digest.web import colours, create_app
 from digest.web.security import CONTENT_SECURITY_POLICY, CSRF_MAX_AGE
-from web_support import add_subscriber, app, client, clock, csrf_token, links, press, submit, transport  # noqa: F401
+from web_support import add_subscriber, app, client, clock, csrf_token, links, submit, transport  # noqa: F401
 
 STRICT_CSP = "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 

@@ -14,9 +14,9 @@ from flask import Blueprint, render_template, request, url_for
 from digest import subscribers as service
 from digest.addresses import normalise_email
 from digest.errors import InputError
-from digest.subscribers.service import MAX_NAME_CHARS
 from digest.links import BadLink, ExpiredLink
 from digest.models import Subscriber
+from digest.subscribers.service import MAX_NAME_CHARS
 from digest.web import get_store, message_page, now, state
 from digest.web.preferences import mask_email
 
@@ -37,9 +37,7 @@ def mail_allowed(subscriber: Subscriber, what: str, origin: str) -> bool:
 
 
 def mail(subscriber: Subscriber, subject: str, template: str, **values) -> None:
-    config = state().config
-    text = render_template(template, subscriber=subscriber, site_name=config.site_name,
-                           base_url=config.base_url, confirm_days=config.confirm_days, **values)
+    text = render_template(template, subscriber=subscriber, **values)
     state().mailer.send(subscriber.email, subscriber.name, subject, text)
 
 
@@ -52,9 +50,24 @@ def mail_preferences_link(subscriber: Subscriber, template: str, origin: str) ->
 @blueprint.route("/subscribe", methods=["GET", "POST"])
 def subscribe():
     config = state().config
-    form = {"email": "", "name": "", "categories": list(config.category_names)}
     if request.method == "GET":
+        form = {"email": "", "name": "", "categories": list(config.category_names)}
         return render_template("subscribe.html", form=form, errors=[], categories=config.categories)
+    form, errors = read_sign_up_form(config.category_names)
+    if errors:
+        return render_template("subscribe.html", form=form, errors=errors, categories=config.categories), 422
+    # Ticking everything means "all", so categories added later reach them too.
+    chosen = () if set(form["categories"]) == set(config.category_names) else tuple(form["categories"])
+    store = get_store()
+    service.cleanup_pending(store, config, now())
+    subscriber, confirm = service.sign_up(store, config, form["email"], form["name"], chosen, now(),
+                                          origin="web:subscribe")
+    send_sign_up_mail(subscriber, confirm)
+    return render_template("subscribe_sent.html", address=form["email"])
+
+
+def read_sign_up_form(category_names: tuple[str, ...]) -> tuple[dict, list[tuple[str, str]]]:
+    """The form as typed, and (field, message) for each problem, in the order shown."""
     form = {"email": request.form.get("email", "").strip(), "name": request.form.get("name", "").strip(),
             "categories": request.form.getlist("category")}
     errors = []
@@ -68,17 +81,9 @@ def subscribe():
         errors.append(("name", f"Please give your name on one line, in at most {MAX_NAME_CHARS} characters."))
     if not form["categories"]:
         errors.append(("categories", "Please choose at least one category."))
-    elif any(name not in config.category_names for name in form["categories"]):
+    elif any(name not in category_names for name in form["categories"]):
         errors.append(("categories", "Please choose from the categories listed."))
-    if not errors:
-        chosen = () if set(form["categories"]) == set(config.category_names) else tuple(form["categories"])
-        store = get_store()
-        service.cleanup_pending(store, config, now())
-        subscriber, confirm = service.sign_up(store, config, form["email"], form["name"], chosen, now(),
-                                              origin="web:subscribe")
-        send_sign_up_mail(subscriber, confirm)
-        return render_template("subscribe_sent.html", address=form["email"])
-    return render_template("subscribe.html", form=form, errors=errors, categories=config.categories), 422
+    return form, errors
 
 
 def send_sign_up_mail(subscriber: Subscriber, confirm: bool) -> None:
