@@ -8,7 +8,7 @@ import subprocess
 import sys
 import urllib.request
 
-from web_support import csrf_token
+from web_support import csrf_token, transport  # noqa: F401
 
 
 def test_serve_refuses_to_start_without_a_secret_key(cli):
@@ -65,3 +65,18 @@ def test_the_wsgi_entry_builds_the_app_from_the_config_file_and_environment(writ
     response = client.post("/lost", data={"email": "nobody@example.com", "csrf_token": csrf_token(client, "/lost")})
     assert response.status_code == 200
     assert not any(rule.rule.startswith("/preview") for rule in wsgi.app.url_map.iter_rules())
+
+
+def test_the_preview_is_mounted_only_when_asked_and_only_answers_loopback(config, store, transport):
+    from digest.web import create_app
+
+    assert create_app(config, transport=transport).test_client().get("/preview/version").status_code == 404
+    client = create_app(config, transport=transport, preview=True).test_client()
+    local = client.get("/preview/version")  # the test client comes from 127.0.0.1
+    assert local.status_code == 200 and "version" in local.get_json()
+    assert client.get("/preview/version", environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code == 404
+    assert client.get("/preview/version", headers={"X-Forwarded-For": "203.0.113.9"}).status_code == 404
+    # The preview keeps its own policy (it frames the email); the preference pages keep theirs.
+    page_policy = client.get("/preview/").headers["Content-Security-Policy"]
+    assert "script-src 'nonce-" in page_policy and "frame-src 'self'" in page_policy
+    assert client.get("/subscribe").headers["Content-Security-Policy"].endswith("frame-ancestors 'none'; base-uri 'none'")
