@@ -11,7 +11,7 @@ from conftest import DATA, NOW
 from digest.config import OTHER
 from digest.errors import InputError
 from digest.ingest import ingest_sample, ingest_source
-from digest.ingest.htmltext import html_to_text, sanitise_html
+from digest.ingest.htmltext import html_to_text
 from digest.ingest.normalise import canonical_url
 
 FIXTURES = DATA / "ingest"
@@ -253,3 +253,20 @@ def test_the_sample_keeps_the_feed_order_of_its_stories_when_shifting(store, con
     titles = [a.title for a in store.articles.list()]
     assert titles[0] == "Sleeper train to the Highlands returns after refit"
     assert titles[-1] == "Adult education college launches free digital skills course"
+
+
+def test_an_updated_timestamp_line_is_not_mistaken_for_a_teaser(store, config, tmp_path):
+    text = "News\nLibrary hours extended\nUpdated 2 hours ago\nThe library will stay open until 9pm.\n"
+    report = ingest_source(store, config, write(tmp_path, "front.txt", text), NOW)
+    assert (report.new, report.warnings) == (1, [])
+    [article] = store.articles.list()
+    assert (article.title, article.teaser, article.body) == (
+        "Library hours extended", False, "The library will stay open until 9pm.")
+
+
+def test_a_plain_text_body_is_not_paired_with_html_from_the_summary(store, config, tmp_path):
+    item = {"title": "T", "url": "https://e.com/t", "category": "News",
+            "summary": "<p>Short <b>summary</b>.</p>", "body": "Plain body text."}
+    ingest_source(store, config, write(tmp_path, "a.json", json.dumps([item])), NOW)
+    [article] = store.articles.list()
+    assert (article.summary, article.body, article.body_html) == ("Short summary.", "Plain body text.", "")

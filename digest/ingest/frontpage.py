@@ -34,6 +34,8 @@ _AGE = re.compile(
     r"(?P<unit>minute|min|hour|hr|day|week|month|year)s?\s+ago$",
     re.IGNORECASE,
 )
+# "Updated 2 hours ago" under an article is its timestamp, not a teaser: such lines are skipped.
+_TIMESTAMP_WORDS = frozenset({"updated", "last updated", "published", "posted", "modified", "edited"})
 _UNITS = {"minute": "minutes", "min": "minutes", "hour": "hours", "hr": "hours", "day": "days",
           "week": "weeks", "month": "months", "year": "years"}
 _CLOSERS = "\"'”’»)]"
@@ -78,6 +80,8 @@ def parse_front_page(text: str, config: Config, now: datetime, warnings: list[st
                 previous = "blank"
             continue
         age = _AGE.match(line)
+        if age and (age.group("label") or "").strip().casefold() in _TIMESTAMP_WORDS:
+            continue
         if line in SEPARATORS or age or _is_label(line, config):
             if (finished := finish()) is not None:
                 yield finished

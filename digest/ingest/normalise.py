@@ -74,8 +74,10 @@ class Normaliser:
         if not title:
             raise ItemProblem("no title")
         published, dated = self._published(entry.published)
-        summary_html = entry.summary if looks_like_html(entry.summary) else ""
-        body_html = entry.body if looks_like_html(entry.body) else ""
+        # The body's HTML; with no body at all, a description written as HTML paragraphs is the
+        # closest thing to one the source has.
+        html_source = entry.body if entry.body.strip() else entry.summary
+        body_html = sanitise_html(html_source) if looks_like_html(html_source) else ""
         return Article(
             title=title,
             url=canonical_url(entry.url),
@@ -84,8 +86,7 @@ class Normaliser:
             source=self.source,
             summary=clean_text(entry.summary),
             body=clean_text(entry.body),
-            # the body's HTML, else a description that is itself HTML paragraphs of the story
-            body_html=sanitise_html(body_html or summary_html),
+            body_html=body_html,
             guid=collapse(entry.guid or "") or None,
             dated=dated,
             teaser=entry.teaser,
