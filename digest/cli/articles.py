@@ -67,7 +67,9 @@ def articles(app, since, category, as_json):
     since_moment = parse_when(since, app.config.tz) if since else None
     name = checked_category(app.config, category)
     found = app.store.articles.list(since=since_moment, category=name)
-    _fill_ledes(app, found)
+    from digest.editions import fill_ledes  # here, so this module imports without editions
+
+    fill_ledes(app.store, app.config, found)
     if as_json:
         click.echo(json.dumps([article_json(a) for a in found], ensure_ascii=False, indent=2))
         return
@@ -87,13 +89,3 @@ def article_json(article) -> dict:
         "guid": article.guid,
     }
 
-
-def _fill_ledes(app, found) -> None:
-    # Imported here: editions is another module that may not exist yet in this checkout.
-    try:
-        from digest.editions import fill_ledes
-    except ModuleNotFoundError as exc:
-        if exc.name != "digest.editions":
-            raise
-        return
-    fill_ledes(app.store, app.config, found)
