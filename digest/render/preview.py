@@ -41,7 +41,8 @@ class Preview:
 
 
 def parse_category_list(config, text: str) -> tuple[str, ...]:
-    """"tech, Travel" → ("Technology", "Travel"): names or aliases, any case, comma-separated."""
+    """"travel, tech" → ("Technology", "Travel"): names or aliases, any case, comma-separated;
+    the result is in configured order."""
     labels = [label.strip() for label in re.split(r"[,;]", text or "") if label.strip()]
     if not labels:
         raise InputError(f"--categories is empty; valid categories: {', '.join(config.category_names)}")
@@ -52,6 +53,7 @@ def parse_category_list(config, text: str) -> tuple[str, ...]:
             unknown.append(label)
         elif name not in chosen:
             chosen.append(name)
+    chosen.sort(key=config.category_names.index)
     if unknown:
         raise InputError(f"unknown categor{'y' if len(unknown) == 1 else 'ies'} {', '.join(map(repr, unknown))}; "
                          f"valid categories: {', '.join(config.category_names)}")
