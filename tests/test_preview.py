@@ -288,3 +288,11 @@ def test_each_import_of_the_blueprint_is_fresh_so_several_apps_can_mount_it():
         blueprint.before_request(lambda: None)  # what the preference-centre app adds
         app.register_blueprint(blueprint)
         assert "preview.page" in app.view_functions
+
+
+def test_serve_options_are_checked_before_anything_starts(cli, sample):
+    config, _ = sample
+    result = cli("--config", config.config_path, "preview", "--port", "9000")
+    assert result.exit_code == 2 and "--port goes with --serve" in result.output
+    result = cli("--config", config.config_path, "preview", "--serve", "--html", "x.html")
+    assert result.exit_code == 2 and "its own picker" in result.output

@@ -18,8 +18,8 @@ FILE = click.Path(dir_okay=False, writable=True, path_type=Path)
 @click.option("--html", "html_file", type=FILE, metavar="FILE", help="Write the HTML part here.")
 @click.option("--text", "text_file", type=FILE, metavar="FILE", help="Write the plain-text part here.")
 @click.option("--serve", is_flag=True, help="Open a live preview page on 127.0.0.1 that reloads on changes.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8001, show_default=True,
-              help="Port for --serve (0: any free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port for --serve (default 8001; 0: any free one).")
 @pass_app
 def preview(app, edition, categories, subscriber, html_file, text_file, serve, port):
     """Show an edition (default: the newest) as a reader would receive it.
@@ -39,12 +39,15 @@ def preview(app, edition, categories, subscriber, html_file, text_file, serve, p
     if categories and subscriber:
         raise click.UsageError("use --categories or --subscriber, not both")
     if serve:
-        if html_file or text_file:
-            raise click.UsageError("--serve shows the preview in the browser; drop --html/--text")
-        from digest.web.preview import serve_preview
+        if html_file or text_file or categories or subscriber:
+            raise click.UsageError("--serve has its own picker for categories and subscribers; "
+                                   "drop --html/--text/--categories/--subscriber")
+        from digest.web.preview import DEFAULT_PORT, serve_preview
 
-        serve_preview(app.config, port=port, edition_key=edition, say=click.echo)
+        serve_preview(app.config, port=DEFAULT_PORT if port is None else port, edition_key=edition, say=click.echo)
         return
+    if port is not None:
+        raise click.UsageError("--port goes with --serve")
     from digest.editions import get as get_edition
     from digest.render import Renderer
     from digest.render.preview import default_paths, make_preview, parse_category_list, write_preview

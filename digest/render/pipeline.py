@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import sys
 import traceback
 from pathlib import Path
 
@@ -83,9 +82,9 @@ def _template_line(filename: str | None, exc: BaseException) -> int | None:
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return exc.lineno
     line = None
-    for frame in traceback.extract_tb(exc.__traceback__ or sys.exc_info()[2]):
+    for frame in traceback.extract_tb(exc.__traceback__):
         if filename and frame.filename == filename:
-            line = frame.lineno
+            line = frame.lineno  # the innermost template frame wins
     return line
 
 

@@ -11,6 +11,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from digest.editions import edition_date
 from digest.models import Edition
 from digest.render import pipeline
 from digest.render.assembly import Assembly, Markers, escape_text
@@ -19,7 +20,6 @@ from digest.render.view import (
     SectionView,
     accent_colour,
     article_view,
-    edition_date,
     long_date,
     one_line,
     preheader,

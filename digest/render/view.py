@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from digest.errors import ConfigError
-from digest.models import Article, Edition
+from digest.models import Article
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -61,15 +61,6 @@ def day_month(moment: datetime, tz) -> str:
 def long_date(day: date) -> str:
     """25 Nov 2026, whatever the locale."""
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
-
-
-def edition_date(edition: Edition, tz) -> date:
-    """The date shown in subject and header (EDITIONS owns the rule; this follows it)."""
-    try:
-        from digest.editions import edition_date as owned
-    except ImportError:  # digest.editions not written yet: its contract is window_end in tz
-        return edition.window_end.astimezone(tz).date()
-    return owned(edition, tz)
 
 
 def subject_line(config, edition_day: date) -> str:

@@ -20,12 +20,13 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, redirect,
 from jinja2 import FileSystemLoader, StrictUndefined
 
 from digest.config import DEFAULT_TEMPLATES_DIR, Config
-from digest.errors import DigestError, InputError, NotFound, TemplateProblem
+from digest.errors import DigestError, InputError, NotFound
 from digest.render import Renderer
 from digest.render.pipeline import HTML_TEMPLATE, TEXT_TEMPLATE
 from digest.render.preview import GMAIL_CLIP_BYTES, Preview, make_preview, parse_category_list
 
 LOOPBACK = ("127.0.0.1", "::1")
+DEFAULT_PORT = 8001  # beside `digest serve`'s 8000
 POLL_MS = 1500
 SUBSCRIBERS_SUGGESTED = 50
 
@@ -118,7 +119,7 @@ def create_preview_app(config: Config, store_path: Path | None = None, edition_k
     return app
 
 
-def serve_preview(config: Config, port: int = 8001, edition_key: str | None = None,
+def serve_preview(config: Config, port: int = DEFAULT_PORT, edition_key: str | None = None,
                   say: Callable[[str], None] = print) -> None:
     """Run the preview under waitress on 127.0.0.1 until interrupted."""
     import waitress
