@@ -7,6 +7,7 @@ later by Variant.personalise, which never runs Jinja or MJML.
 from __future__ import annotations
 
 import logging
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -72,7 +73,10 @@ class _Prepared:
 
 
 class Renderer:
-    """Loads and compiles the templates once; caches each edition's compiled pieces."""
+    """Loads and compiles the templates once; caches each edition's compiled pieces.
+
+    Safe to share between threads (renders take a lock); Variant.personalise needs none.
+    """
 
     def __init__(self, config, check_assembly: bool = True):
         self.config = config
@@ -86,11 +90,30 @@ class Renderer:
         self.greetings: dict[str, tuple[str, str]] = {}
         self.check_assembly = check_assembly
         self._prepared: OrderedDict[tuple, _Prepared] = OrderedDict()
+        self._lock = threading.RLock()
 
     # -- public -------------------------------------------------------------------------
 
     def render(self, edition: Edition, categories: Iterable[str] | None = None) -> Variant:
         """The variant for `categories` (None or empty: all), assembled from cached pieces."""
+        with self._lock:
+            return self._render(edition, categories)
+
+    def render_direct(self, edition: Edition, categories: Iterable[str] | None = None) -> Variant:
+        """The same variant by running Jinja → MJML → premailer for this category set alone."""
+        with self._lock:
+            prepared = self._prepare(edition)
+            wanted = _wanted(categories)
+            return self._direct(prepared, _choose(prepared.sections, wanted), wanted)
+
+    def warning(self, edition: Edition) -> str | None:
+        """Why this edition is rendered the slow way, if it is (for the preview page)."""
+        with self._lock:
+            return self._prepare(edition).warning
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _render(self, edition: Edition, categories) -> Variant:
         prepared = self._prepare(edition)
         wanted = _wanted(categories)
         chosen = _choose(prepared.sections, wanted)
@@ -102,18 +125,6 @@ class Renderer:
             SUBSCRIBED_SLOT: escape_text(subscribed_to(self._listed(wanted))),
         })
         return self._variant(prepared, chosen, wanted, html)
-
-    def render_direct(self, edition: Edition, categories: Iterable[str] | None = None) -> Variant:
-        """The same variant by running Jinja → MJML → premailer for this category set alone."""
-        prepared = self._prepare(edition)
-        wanted = _wanted(categories)
-        return self._direct(prepared, _choose(prepared.sections, wanted), wanted)
-
-    def warning(self, edition: Edition) -> str | None:
-        """Why this edition is rendered the slow way, if it is (for the preview page)."""
-        return self._prepare(edition).warning
-
-    # -- internals ----------------------------------------------------------------------
 
     def _prepare(self, edition: Edition) -> _Prepared:
         key = _fingerprint(edition)
