@@ -9,7 +9,7 @@ from pathlib import Path
 import lxml.html
 import pytest
 
-from digest.config import DEFAULT_TEMPLATES_DIR, Config
+from digest.config import DEFAULT_TEMPLATES_DIR, Category, Config
 from digest.errors import ConfigError, TemplateProblem
 from digest.models import Article, Edition, Section, Subscriber
 from digest.links import Links
@@ -298,6 +298,17 @@ def test_assembled_variants_equal_a_direct_render_byte_for_byte(config):
         assert fast.text == direct.text
         assert fast.categories == direct.categories and fast.preheader == direct.preheader
     assert renderer.warning(edition) is None
+
+
+def test_assembly_matches_direct_renders_with_markup_characters_in_category_names(tmp_path):
+    names = ("Arts & <Culture>", 'Food "and" Drink', "Sport")
+    config = Config(db_path=tmp_path / "d.db", categories=tuple(Category(n) for n in names))
+    edition = make_edition(categories=names)
+    renderer = Renderer(config)
+    for categories in (None, [names[0]], [names[1], names[2]], [names[0], names[2]]):
+        assert renderer.render(edition, categories).html == renderer.render_direct(edition, categories).html
+    footer = parse(renderer.render(edition, names[:2]).html).cssselect("p.footer")[0].text_content()
+    assert 'subscribed to Arts & <Culture> and Food "and" Drink at' in footer
 
 
 def test_mjml_runs_once_per_edition_and_never_per_variant_or_reader(config, monkeypatch):
