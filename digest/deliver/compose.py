@@ -1,0 +1,83 @@
+"""Which variant each subscriber gets, and their message bytes.
+
+A variant is rendered (and its MessageTemplate built) the first time a subscriber needs its
+set of categories; there are at most as many as distinct category sets, whoever subscribes.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+
+from digest.config import Config
+from digest.deliver.message import MessageTemplate
+from digest.deliver.message import message_id as stable_message_id
+from digest.deliver.signing import signer_for
+from digest.links import Links
+from digest.models import Edition, Subscriber
+
+
+@dataclass(frozen=True)
+class Composed:
+    recipient: str
+    data: bytes
+    message_id: str
+    variant: tuple[str, ...]
+
+
+class Composer:
+    def __init__(self, config: Config, edition: Edition, now: datetime, renderer=None,
+                 subject_prefix: str = ""):
+        from digest.render import Renderer
+
+        self.config = config
+        self.edition = edition
+        self.now = now
+        self.links = Links.from_config(config)  # ConfigError without a secret key
+        self.signer = signer_for(config)
+        self.renderer = renderer or Renderer(config)
+        self.subject_prefix = subject_prefix
+        self._present = tuple(s.category for s in edition.sections if s.articles)
+        self._templates: dict[tuple[str, ...], MessageTemplate | None] = {}
+        self.counts: Counter = Counter()  # messages composed per variant
+
+    def categories_for(self, subscriber: Subscriber) -> tuple[str, ...]:
+        """The edition's categories with articles that this subscriber reads (empty: nothing new)."""
+        if not subscriber.categories:
+            return self._present
+        wanted = set(subscriber.categories)
+        return tuple(c for c in self._present if c in wanted)
+
+    def template(self, categories: tuple[str, ...]) -> MessageTemplate | None:
+        if categories not in self._templates:
+            variant = self.renderer.render(self.edition, categories)
+            subject = None
+            if self.subject_prefix:
+                subject = f"{self.subject_prefix} {variant.subject}"
+            self._templates[categories] = None if variant.empty else MessageTemplate(
+                self.config, variant, self.now, subject)
+        return self._templates[categories]
+
+    def compose(self, subscriber: Subscriber, to_email: str | None = None,
+                message_id: str | None = None) -> Composed | None:
+        """The subscriber's message (sent to `to_email` with `message_id` if given, e.g. a test
+        copy), or None when no category they read has articles in this edition."""
+        from digest.render import personal_for
+
+        categories = self.categories_for(subscriber)
+        template = self.template(categories) if categories else None
+        if template is None:
+            return None
+        personal = personal_for(subscriber, self.links, template.categories)
+        mid = message_id or stable_message_id(self.config, self.edition.key, subscriber.id or 0)
+        recipient = to_email or subscriber.email
+        data = template.fill(subscriber.name, recipient, personal, mid)
+        if self.signer is not None:
+            data = self.signer.sign(data)
+        self.counts[template.categories] += 1
+        return Composed(recipient, data, mid, template.categories)
+
+    @property
+    def variants(self) -> dict[tuple[str, ...], MessageTemplate]:
+        return {k: v for k, v in self._templates.items() if v is not None}
