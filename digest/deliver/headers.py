@@ -6,6 +6,7 @@ subscriber's name or a subject cannot start a new header line (e.g. "Eve\\r\\nBc
 
 from __future__ import annotations
 
+import base64
 import re
 from email.header import Header
 
@@ -20,18 +21,46 @@ def one_line(text: str | None) -> str:
     return " ".join(_CONTROLS.sub(" ", text or "").split())
 
 
+def encoded_words(text: str) -> str:
+    """RFC 2047 encoded words (UTF-8, base64) of at most 75 characters, folded with CRLF.
+
+    Words are cut after a space, never inside a word where it can be helped: some readers
+    (Python's own address parser among them) keep the folding space between encoded words
+    of a display name, so a cut inside "Zoë" would show as "Zo ë"."""
+    room = (75 - len("=?utf-8?b??=")) // 4 * 3  # bytes of text per encoded word
+    chunks: list[str] = []
+    current = ""
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        if len((current + piece).encode("utf-8")) <= room:
+            current += piece
+            continue
+        if current:
+            chunks.append(current)
+        while len(piece.encode("utf-8")) > room:  # one very long word: cut between characters
+            cut = len(piece)
+            while len(piece[:cut].encode("utf-8")) > room:
+                cut -= 1
+            chunks.append(piece[:cut])
+            piece = piece[cut:]
+        current = piece
+    if current:
+        chunks.append(current)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(c.encode('utf-8')).decode('ascii')}?=" for c in chunks)
+
+
 def encode_text(text: str, header_name: str) -> str:
     """An unstructured header value (Subject): RFC 2047 when not ASCII, folded under 78 columns."""
     value = one_line(text)
-    charset = "us-ascii" if value.isascii() else "utf-8"
-    return Header(value, charset, header_name=header_name).encode(linesep="\r\n")
+    if not value.isascii():
+        return encoded_words(value)
+    return Header(value, "us-ascii", header_name=header_name).encode(linesep="\r\n")
 
 
 def encode_phrase(name: str, header_name: str) -> str:
     """A display name: RFC 2047 when not ASCII, a quoted string when it has specials."""
     name = one_line(name)[:MAX_NAME]
     if not name.isascii():
-        return Header(name, "utf-8", header_name=header_name).encode(linesep="\r\n")
+        return encoded_words(name)
     if _SPECIALS.intersection(name) or name != name.strip():
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return name

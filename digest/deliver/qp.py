@@ -44,8 +44,9 @@ def encode_value(raw: bytes) -> bytes:
         return b""
     if _PLAIN.fullmatch(raw):
         return raw + SOFT_BREAK
-    # quotetabs: spaces become =20, so no line can end in whitespace.
-    encoded = binascii.b2a_qp(raw, quotetabs=True).replace(b"=\n", b"")
+    # quotetabs: spaces become =20, so no line can end in whitespace; istext=False: a CR or
+    # LF inside the value is data (=0D, =0A), never a line break of ours.
+    encoded = binascii.b2a_qp(raw, quotetabs=True, istext=False).replace(b"=\n", b"")
     lines = []
     while len(encoded) > _MAX:
         cut = _safe_cut(encoded, _MAX)
