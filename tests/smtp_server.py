@@ -6,6 +6,8 @@ it accepts, with faults injected by rule.
         server.add_fault(stage="data", nth=3, reply="451 4.3.0 Try again later")
         server.add_fault(stage="data", nth=5, action="drop")       # hang up instead of replying
         server.add_fault(stage="rcpt", nth=7, action="slow", delay=3)  # answer after 3 s
+    SmtpServer(pipelining=False)            # a server that does not offer PIPELINING
+    SmtpServer(logins={"digest": "s3cret"})  # AUTH PLAIN/LOGIN required
         ... send to server.host, server.port ...
         assert server.wait_for(10, timeout=30)    # bounded wait on a condition, no polling
         [m.message for m in server.messages]      # parsed with the email package
@@ -26,6 +28,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 MAX_DELAY = 10.0  # a "slow" fault never waits longer than this
 
@@ -129,20 +132,37 @@ class _Handler:
         return fault.reply
 
 
+class _Authenticator:
+    def __init__(self, logins: dict[str, str]):
+        self.logins = logins
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        return AuthResult(success=self.logins.get(login) == password, handled=False)
+
+
 class SmtpServer:
-    def __init__(self, pipelining: bool = True, latency: float = 0.0):
+    def __init__(self, pipelining: bool = True, latency: float = 0.0, logins: dict[str, str] | None = None):
         self.pipelining = pipelining
         self.latency = latency  # seconds every accepted message takes (a real server's work)
         self.host = "127.0.0.1"
         self.port = _free_port()
         self.faults: list[Fault] = []
+        # Called (in the server's thread) with each accepted message and the count so far:
+        # lets a test act at a known point of a send, e.g. unsubscribe someone.
+        self.on_message = None
         self._messages: list[Received] = []
         self._stats = _Stats()
         self._counts: Counter = Counter()
         self._lock = threading.Condition()
+        auth = {}
+        if logins is not None:  # AUTH PLAIN/LOGIN without TLS: loopback only
+            auth = {"authenticator": _Authenticator(logins), "auth_require_tls": False, "auth_required": True}
         self._controller = Controller(
             _Handler(self), hostname=self.host, port=self.port,
-            decode_data=False, enable_SMTPUTF8=True, ident="digest-test-smtp",
+            decode_data=False, enable_SMTPUTF8=True, ident="digest-test-smtp", **auth,
         )
 
     # -- lifecycle --------------------------------------------------------------------
@@ -189,7 +209,10 @@ class SmtpServer:
     def _record(self, received: Received) -> None:
         with self._lock:
             self._messages.append(received)
+            count = len(self._messages)
             self._lock.notify_all()
+        if self.on_message is not None:
+            self.on_message(received, count)
 
     def _count(self, command: str) -> None:
         with self._lock:

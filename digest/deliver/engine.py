@@ -69,6 +69,7 @@ class SendReport:
     failed: int = 0
     bounced: int = 0
     retried: int = 0  # temporary failures met (each rescheduled, or given up on)
+    throttled: int = 0  # replies asking us to slow down (421/451/452/454)
     waiting: int = 0  # retries left for a later run
     unsent: int = 0  # subscribers not reached (the run stopped early)
     complete: bool = False  # the edition is fully sent
@@ -174,6 +175,7 @@ class SendRun:
         self.report.complete = passed and not self.report.stopped and not self.report.waiting \
             and not self.report.unsent
         self.report.elapsed = time.monotonic() - started
+        self.report.throttled = self.limiter.throttles
         self.progress.finish(self.report)
         return self.report
 
@@ -360,16 +362,16 @@ class SendRun:
             self._tick()
 
     def _shut_down(self) -> None:
-        """Stop the workers: messages not yet started are dropped (still unsent, no row);
-        those in flight finish and are committed."""
-        if self._fatal is not None:
+        """Stop the workers once the handed-over messages are done. When the transport cannot
+        work (bad setup, unreachable server) messages not yet started are dropped instead:
+        they stay unsent, with no row, for the next run."""
+        if self._fatal is not None or self._connect_failures >= self.options.unreachable_after:
             self._stop.set()  # cut short the workers' rate-limit waits
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is not _STOP:
+            while True:
+                try:
+                    self._jobs.get_nowait()
+                except queue.Empty:
+                    break
                 self._in_flight -= 1
         for _ in self._threads:
             self._jobs.put(_STOP)

@@ -62,9 +62,8 @@ class RateLimiter:
         self._paused_until = 0.0
         self._pause = pause
         self._last_change = 0.0
-        self._window_start = self.clock.monotonic()
-        self._window_count = 0
-        self._measured = 0.0  # messages per second seen lately (for throttling an unlimited run)
+        self._last_acquire: float | None = None
+        self._gap = 0.0  # moving average of the time between messages (for throttling an unlimited run)
         self._peak = 0.0  # the unlimited pace before the first throttle
         self.throttles = 0
 
@@ -87,18 +86,21 @@ class RateLimiter:
             if now < self._paused_until:
                 return  # the other workers' replies to the same moment: one slow-down is enough
             if self.rate is None:
-                self._peak = max(self._measured, 2.0)
+                self._peak = max(self._measured(), 2.0)
             self.rate = max(0.5, (self.rate or self._peak) / 2)
             self._paused_until = now + self._pause
             self._pause = min(self.max_pause, self._pause * 2)
             self._last_change = now + self._pause
 
     def _count(self, now: float) -> None:
-        self._window_count += 1
-        elapsed = now - self._window_start
-        if elapsed >= 1.0:
-            self._measured = self._window_count / elapsed
-            self._window_start, self._window_count = now, 0
+        if self._last_acquire is not None:
+            gap = now - self._last_acquire
+            self._gap = gap if not self._gap else 0.9 * self._gap + 0.1 * gap
+        self._last_acquire = now
+
+    def _measured(self) -> float:
+        """Messages per second lately (0 before there is anything to go on)."""
+        return 1.0 / self._gap if self._gap > 0 else 0.0
 
     def _recover(self, now: float) -> None:
         if self.rate == self.target or now - self._last_change < self.recover_after:
