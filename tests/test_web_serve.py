@@ -8,7 +8,11 @@ import subprocess
 import sys
 import urllib.request
 
-from web_support import csrf_token, transport  # noqa: F401
+from conftest import NOW
+from digest import subscribers as service
+from digest.links import Links
+from digest.web import create_app
+from web_support import csrf_token, form_with, transport  # noqa: F401
 
 
 def test_serve_refuses_to_start_without_a_secret_key(cli):
@@ -68,8 +72,6 @@ def test_the_wsgi_entry_builds_the_app_from_the_config_file_and_environment(writ
 
 
 def test_the_preview_is_mounted_only_when_asked_and_only_answers_loopback(config, store, transport):
-    from digest.web import create_app
-
     assert create_app(config, transport=transport).test_client().get("/preview/version").status_code == 404
     client = create_app(config, transport=transport, preview=True).test_client()
     local = client.get("/preview/version")  # the test client comes from 127.0.0.1
@@ -80,3 +82,18 @@ def test_the_preview_is_mounted_only_when_asked_and_only_answers_loopback(config
     page_policy = client.get("/preview/").headers["Content-Security-Policy"]
     assert "script-src 'nonce-" in page_policy and "frame-src 'self'" in page_policy
     assert client.get("/subscribe").headers["Content-Security-Policy"].endswith("frame-ancestors 'none'; base-uri 'none'")
+
+
+def test_pages_work_under_a_path_prefix_as_behind_a_proxy(config, store, transport):
+    """base_url https://news.example.com/newsletter: the proxy passes /newsletter as SCRIPT_NAME."""
+    alice = service.add(store, config, "alice@example.com", "", "News", NOW)
+    client = create_app(config, transport=transport).test_client()
+    prefix = "http://localhost/newsletter/"
+    html = client.get(f"/p/{Links.from_config(config).token('preferences', alice)}", base_url=prefix).get_data(as_text=True)
+    assert '<link rel="stylesheet" href="/newsletter/static/site.css">' in html
+    action, hidden = form_with(html, "Save my choices")
+    assert action.startswith("/newsletter/p/")
+    response = client.post(action.removeprefix("/newsletter"), base_url=prefix,
+                           data={**hidden, "category": ["Travel"]})
+    assert response.status_code == 303 and response.headers["Location"].startswith("/newsletter/p/")
+    assert store.subscribers.get(alice.id).categories == ("Travel",)

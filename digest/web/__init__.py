@@ -74,7 +74,7 @@ def create_app(config: Config, transport=None, store_path=None, *, clock: Callab
     if not COLOR.match(config.accent_color):
         raise ConfigError(f"accent_color {config.accent_color!r} must be a hex colour such as #1a5fb4")
     app = DigestFlask("digest.web", static_folder=None, template_folder=None)
-    app.config.update(SECRET_KEY=config.secret_key, MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_FORM_BYTES)
     app.jinja_options = {**app.jinja_options, "undefined": StrictUndefined, "trim_blocks": True, "lstrip_blocks": True}
     app.jinja_loader = FileSystemLoader([Path(config.templates_dir) / "web", DEFAULT_TEMPLATES_DIR / "web"])
     app.jinja_env.globals.update(site_name=config.site_name, confirm_days=config.confirm_days)
