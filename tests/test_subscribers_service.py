@@ -228,6 +228,12 @@ def test_remove_unsubscribes_and_forget_deletes_row_and_history(store, config, a
     assert store.execute("SELECT count(*) FROM events WHERE subscriber_id = ?", (ada.id,)).fetchone()[0] == 0
 
 
+def test_a_forgotten_subscribers_id_is_never_given_to_a_new_one(store, config, ada):
+    remove(store, "ada@example.com", LATER, forget=True)
+    newcomer = add(store, config, "bo@example.com", "Bo", "", LATER)
+    assert newcomer.id != ada.id
+
+
 def test_forget_also_deletes_deliveries(store, config, ada):
     store.execute("INSERT INTO editions (key, window_start, window_end, built_at) VALUES ('2026-W48', 'a', 'b', 'c')")
     store.execute("INSERT INTO deliveries (edition_key, subscriber_id, status, updated_at) "

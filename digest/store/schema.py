@@ -62,7 +62,9 @@ MIGRATIONS: list[str] = [
     );
 
     CREATE TABLE subscribers (
-        id INTEGER PRIMARY KEY,
+        -- AUTOINCREMENT: an id is never reused, so a forgotten subscriber's signed links
+        -- can never open a later subscriber's preferences.
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
         email TEXT NOT NULL UNIQUE,        -- normalised
         name TEXT NOT NULL DEFAULT '',
         categories TEXT NOT NULL DEFAULT '',  -- ';'-joined canonical names; '' means all
