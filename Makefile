@@ -27,6 +27,9 @@ demo: install
 	$(DIGEST) init --sample
 	$(DIGEST) build
 	$(DIGEST) preview
+	$(DIGEST) approve
+	$(DIGEST) send
+	@echo "Outbox: $(DEMO)/outbox/ (one .eml per subscriber); preview: $(DEMO)/preview/"
 
 ## test: everything the tests need (Python packages, Debian's chromium), then pytest.
 test: install-test chromium
