@@ -220,7 +220,8 @@ def test_a_template_that_transforms_values_falls_back_to_personalise_and_stays_e
     assert subscriber.name.upper() in bodies(message)[0]
 
 
-@pytest.mark.parametrize("value", [b"", b"https://news.example.com/u/Ab.cd-ef_9", b" leading and trailing ",
+@pytest.mark.parametrize("value", [b"", b"https://news.example.com/u/Ab.cd-ef_9", b"https://x.example/c/" + b"Ab.c-_9" * 30,
+                                   b" leading and trailing ",
                                    "Zoë & <Ann>".encode(), b"a=b" * 60, "ü".encode() * 80, b"tab\there\rx\n"])
 def test_quoted_printable_values_decode_to_themselves_in_short_lines(value):
     encoded = b"x=\r\n" + qp.encode_value(value) + b"y"

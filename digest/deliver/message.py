@@ -190,8 +190,11 @@ class MessageTemplate:
             escape = self._html_escape
             html_base = _FIRST_PART_SLOT + len(raw)
             for i, value in enumerate(raw):
-                values[_FIRST_PART_SLOT + i] = qp.encode_value(value.encode("utf-8"))
-                values[html_base + i] = qp.encode_value(escape(value).encode("utf-8"))
+                text_value = qp.encode_value(value.encode("utf-8"))
+                values[_FIRST_PART_SLOT + i] = text_value
+                escaped = escape(value)
+                # Signed links have nothing to escape: reuse their encoding.
+                values[html_base + i] = text_value if escaped == value else qp.encode_value(escaped.encode("utf-8"))
             pieces = self._pieces_named if raw[0] else self._pieces_unnamed
         else:
             html_, text = self.variant.personalise(personal)

@@ -15,7 +15,7 @@ import re
 SOFT_BREAK = b"=\r\n"
 _MAX = 75  # characters before a soft break's "=" (76 in all, as RFC 2045 asks)
 # Printable ASCII except "=", no whitespace at either end: such a value is its own encoding.
-_PLAIN = re.compile(rb"[!-<>-~](?:[ !-<>-~]{0,73}[!-<>-~])?")
+_PLAIN = re.compile(rb"[!-<>-~](?:[ !-<>-~]*[!-<>-~])?")
 
 
 def encode_text(text: str) -> bytes:
@@ -42,8 +42,10 @@ def encode_value(raw: bytes) -> bytes:
     each ending in a soft break."""
     if not raw:
         return b""
-    if _PLAIN.fullmatch(raw):
-        return raw + SOFT_BREAK
+    if _PLAIN.fullmatch(raw):  # e.g. every signed link: cut into lines, nothing to escape
+        if len(raw) <= _MAX:
+            return raw + SOFT_BREAK
+        return SOFT_BREAK.join([raw[i:i + _MAX] for i in range(0, len(raw), _MAX)]) + SOFT_BREAK
     # quotetabs: spaces become =20, so no line can end in whitespace; istext=False: a CR or
     # LF inside the value is data (=0D, =0A), never a line break of ours.
     encoded = binascii.b2a_qp(raw, quotetabs=True, istext=False).replace(b"=\n", b"")
