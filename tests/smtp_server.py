@@ -8,6 +8,7 @@ it accepts, with faults injected by rule.
         server.add_fault(stage="rcpt", nth=7, action="slow", delay=3)  # answer after 3 s
     SmtpServer(pipelining=False)            # a server that does not offer PIPELINING
     SmtpServer(logins={"digest": "s3cret"})  # AUTH PLAIN/LOGIN required
+    SmtpServer(tls="ssl", certificate=(cert, key))  # implicit TLS ("starttls": STARTTLS offered)
         ... send to server.host, server.port ...
         assert server.wait_for(10, timeout=30)    # bounded wait on a condition, no polling
         [m.message for m in server.messages]      # parsed with the email package
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -144,7 +146,9 @@ class _Authenticator:
 
 
 class SmtpServer:
-    def __init__(self, pipelining: bool = True, latency: float = 0.0, logins: dict[str, str] | None = None):
+    def __init__(self, pipelining: bool = True, latency: float = 0.0, logins: dict[str, str] | None = None,
+                 tls: str | None = None, certificate: tuple[str, str] | None = None):
+        """tls: None, "starttls" or "ssl" (implicit TLS), with certificate = (cert file, key file)."""
         self.pipelining = pipelining
         self.latency = latency  # seconds every accepted message takes (a real server's work)
         self.host = "127.0.0.1"
@@ -160,6 +164,10 @@ class SmtpServer:
         auth = {}
         if logins is not None:  # AUTH PLAIN/LOGIN without TLS: loopback only
             auth = {"authenticator": _Authenticator(logins), "auth_require_tls": False, "auth_required": True}
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*certificate)
+            auth["ssl_context" if tls == "ssl" else "tls_context"] = context
         self._controller = Controller(
             _Handler(self), hostname=self.host, port=self.port,
             decode_data=False, enable_SMTPUTF8=True, ident="digest-test-smtp", **auth,

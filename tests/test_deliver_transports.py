@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -141,6 +143,7 @@ def test_starttls_required_but_not_offered_is_a_configuration_error(server):
     assert server.count == 0
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_login_with_the_right_password_sends_and_a_wrong_one_is_a_configuration_error():
     with SmtpServer(logins={"digest": "s3cret"}) as server:
         good = SmtpTransport(settings(server, username="digest", password="s3cret"))
@@ -199,3 +202,33 @@ def test_an_outbox_that_cannot_be_created_is_a_configuration_error(tmp_path):
     blocker.write_text("not a folder")
     with pytest.raises(ConfigError, match="cannot create outbox"):
         FileTransport(Path(blocker) / "outbox").send(SENDER, ["a@example.com"], b"x")
+
+
+@pytest.fixture
+def certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for 127.0.0.1 that this test's TLS clients trust."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+@pytest.mark.parametrize("tls", ["ssl", "starttls"])
+def test_tls_connections_send_when_the_certificate_is_trusted(tls, certificate, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # trust our test certificate, as a CA bundle
+    with SmtpServer(tls=tls, certificate=certificate) as server:
+        transport = SmtpTransport(settings(server, tls=tls))
+        transport.send(SENDER, ["a@example.com"], message(1))
+        transport.send(SENDER, ["b@example.com"], message(2))
+        transport.close()
+        assert server.count == 2 and server.sessions == (1 if tls == "ssl" else 2)  # EHLO again after STARTTLS
+
+
+def test_an_untrusted_certificate_is_a_configuration_error_and_nothing_is_sent(certificate):
+    with SmtpServer(tls="ssl", certificate=certificate) as server:
+        with pytest.raises(SmtpSetupError, match="certificate not trusted"):
+            SmtpTransport(settings(server, tls="ssl")).send(SENDER, ["a@example.com"], message(1))
+        assert server.count == 0
