@@ -251,3 +251,24 @@ def test_an_unlimited_run_slows_to_half_its_pace_when_throttled_then_recovers():
         clock.time += 6
         limiter.acquire()
     assert limiter.rate is None
+
+
+def test_a_subscriber_deleted_while_their_message_is_in_flight_does_not_undo_the_others(config, store, server):
+    edition = make_edition(store, config)
+    readers = add_subscribers(store, 12, sets=[()])
+    forgotten = readers[4]
+
+    def forget_on_arrival(received, count):
+        if received.rcpt_tos == [forgotten.email]:  # before the server's 250 reaches the sender
+            other = Store(config.db_path)
+            with other.transaction():
+                other.subscribers.delete(forgotten.id)
+            other.close()
+
+    server.on_message = forget_on_arrival
+    config = smtp_config(config, server)
+    report = send_edition(store, config, transport=make_transport(config), options=options(concurrency=2))
+    assert report.complete and report.sent == 12
+    rows = ledger(store, edition.key)
+    assert forgotten.id not in rows
+    assert all(rows[r.id].status == "sent" for r in readers if r is not forgotten)

@@ -424,12 +424,10 @@ def _close_quietly(connection):
 
 
 def _mark_bounced(store, subscriber_id: int, reply: str, now) -> None:
-    try:
-        from digest.subscribers import mark_bounced
-    except ImportError:  # the subscribers service is not there yet: same effect by hand
-        store.subscribers.update(subscriber_id, now, status="bounced")
-        store.events.record(subscriber_id, "bounced", now, reply, "delivery")
-        return
+    from digest.subscribers import mark_bounced
+
+    if store.subscribers.status_of(subscriber_id) is None:
+        return  # deleted while their message was in flight: nothing left to mark
     mark_bounced(store, subscriber_id, reply, now, origin="delivery")
 
 

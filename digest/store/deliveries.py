@@ -62,20 +62,23 @@ class Deliveries:
     def record(self, edition_key: str, subscriber_id: int, status: str, now: datetime, *,
                attempts: int = 0, reply: str | None = None, message_id: str | None = None,
                next_attempt_at: datetime | None = None) -> None:
-        """Write the row's new state (insert or replace); the caller owns the transaction."""
+        """Write the row's new state (insert or replace); the caller owns the transaction.
+
+        A subscriber deleted in the meantime gets no row (their rows went with them), rather
+        than a foreign-key error that would undo the other outcomes of the transaction."""
         if status not in STATUSES:
             raise ValueError(f"unknown delivery status {status!r}")
         self.store.execute(
             """INSERT INTO deliveries (edition_key, subscriber_id, status, attempts, last_reply, message_id,
                                        next_attempt_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+               SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM subscribers WHERE id = ?)
                ON CONFLICT (edition_key, subscriber_id) DO UPDATE SET
                    status = excluded.status, attempts = excluded.attempts,
                    last_reply = excluded.last_reply,
                    message_id = COALESCE(excluded.message_id, deliveries.message_id),
                    next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at""",
             (edition_key, subscriber_id, status, attempts, reply, message_id,
-             precise(next_attempt_at) if next_attempt_at else None, iso(now)),
+             precise(next_attempt_at) if next_attempt_at else None, iso(now), subscriber_id),
         )
 
     def due(self, edition_key: str, now: datetime, after_id: int = 0, batch: int = 500) -> list[Delivery]:
