@@ -291,3 +291,16 @@ def test_notice_is_plain_utf8_text_and_header_injection_safe(config):
     assert message.get_content_type() == "text/plain"
     assert message.get_content().replace("\r\n", "\n") == text
     assert data.isascii()
+
+
+def test_variant_templates_are_kept_in_a_bounded_cache_and_rebuilt_when_needed(world, monkeypatch):
+    from digest.deliver import compose
+
+    config, store, edition = world
+    monkeypatch.setattr(compose, "TEMPLATES_KEPT", 2)
+    composer = Composer(config, edition, NOW)
+    readers = add_subscribers(store, 10, sets=[(), ("News",), ("Travel",), ("Technology", "Health")])
+    for reader in readers + readers:
+        check_message(parse(composer.compose(reader).data), reader, edition, config)
+        assert len(composer.variants) <= 2
+    assert sum(composer.counts.values()) == 20 and len(composer.subjects) == 4

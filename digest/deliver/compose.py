@@ -1,12 +1,13 @@
 """Which variant each subscriber gets, and their message bytes.
 
 A variant is rendered (and its MessageTemplate built) the first time a subscriber needs its
-set of categories; there are at most as many as distinct category sets, whoever subscribes.
+set of categories. Templates are kept in a bounded LRU cache: with many categories the number
+of distinct sets can grow with the list, and memory must not.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,9 @@ from digest.deliver.message import message_id as stable_message_id
 from digest.deliver.signing import signer_for
 from digest.links import Links
 from digest.models import Edition, Subscriber
+
+
+TEMPLATES_KEPT = 256  # each holds one variant's message (tens of kB)
 
 
 @dataclass(frozen=True)
@@ -39,8 +43,9 @@ class Composer:
         self.renderer = renderer or Renderer(config)
         self.subject_prefix = subject_prefix
         self._present = tuple(s.category for s in edition.sections if s.articles)
-        self._templates: dict[tuple[str, ...], MessageTemplate | None] = {}
+        self._templates: OrderedDict[tuple[str, ...], MessageTemplate | None] = OrderedDict()
         self.counts: Counter = Counter()  # messages composed per variant
+        self.subjects: dict[tuple[str, ...], str] = {}  # per variant, for reports
 
     def categories_for(self, subscriber: Subscriber) -> tuple[str, ...]:
         """The edition's categories with articles that this subscriber reads (empty: nothing new)."""
@@ -50,14 +55,18 @@ class Composer:
         return tuple(c for c in self._present if c in wanted)
 
     def template(self, categories: tuple[str, ...]) -> MessageTemplate | None:
-        if categories not in self._templates:
-            variant = self.renderer.render(self.edition, categories)
-            subject = None
-            if self.subject_prefix:
-                subject = f"{self.subject_prefix} {variant.subject}"
-            self._templates[categories] = None if variant.empty else MessageTemplate(
-                self.config, variant, self.now, subject)
-        return self._templates[categories]
+        if categories in self._templates:
+            self._templates.move_to_end(categories)
+            return self._templates[categories]
+        variant = self.renderer.render(self.edition, categories)
+        subject = f"{self.subject_prefix} {variant.subject}" if self.subject_prefix else None
+        template = None if variant.empty else MessageTemplate(self.config, variant, self.now, subject)
+        self._templates[categories] = template
+        if template is not None:
+            self.subjects[template.categories] = template.variant.subject
+        while len(self._templates) > TEMPLATES_KEPT:
+            self._templates.popitem(last=False)
+        return template
 
     def compose(self, subscriber: Subscriber, to_email: str | None = None,
                 message_id: str | None = None) -> Composed | None:
@@ -80,4 +89,5 @@ class Composer:
 
     @property
     def variants(self) -> dict[tuple[str, ...], MessageTemplate]:
+        """The templates still cached (all of them, unless there were more than TEMPLATES_KEPT)."""
         return {k: v for k, v in self._templates.items() if v is not None}

@@ -132,7 +132,7 @@ def dry_run(store, config: Config, key: str | None = None, now: datetime | None 
                 report.already += 1
             elif composer.compose(subscriber) is None:
                 report.nothing_new += 1
-    report.variants = [(categories, composer.variants[categories].variant.subject, count)
+    report.variants = [(categories, composer.subjects[categories], count)
                        for categories, count in composer.counts.most_common()]
     return report
 
