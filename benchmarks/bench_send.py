@@ -34,12 +34,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import distinct_category_sets, fill_store, wide_config, wide_edition, write_config  # noqa: E402
+from bench_memory import TreeMemory  # noqa: E402
 from bench_sinks import SINKS, find_postfix_tool, run_reference, settled_snapshot  # noqa: E402
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 ARTICLES = 200
 CONCURRENCY = 4
-PROFILERS = ("pyinstrument", "py-spy")
+# py-spy-gil samples only the thread holding the GIL: where the one core Python can use goes.
+PROFILERS = ("pyinstrument", "py-spy", "py-spy-gil")
 
 
 # -- running digest as a real subprocess ------------------------------------------------------
@@ -47,10 +49,13 @@ PROFILERS = ("pyinstrument", "py-spy")
 class Measured:
     """How one subprocess went: exit code, wall seconds, peak RSS, its output."""
 
-    def __init__(self, returncode: int, seconds: float, peak_rss_kb: int, stdout: str, stderr: str):
+    def __init__(self, returncode: int, seconds: float, cpu_seconds: float, peak_rss_kb: int,
+                 tree: TreeMemory, stdout: str, stderr: str):
         self.returncode = returncode
         self.seconds = seconds
-        self.peak_rss_kb = peak_rss_kb
+        self.cpu_seconds = cpu_seconds  # user + system, children included: steadier than wall time
+        self.peak_rss_kb = peak_rss_kb  # ru_maxrss: the largest single process of the tree
+        self.tree = tree  # summed over the process and its descendants, polled
         self.stdout = stdout
         self.stderr = stderr
 
@@ -73,16 +78,19 @@ def run_measured(command: list[str], cwd: Path, timeout: float) -> Measured:
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=clean_environment(), stdout=out, stderr=err)
+        tree = TreeMemory(process.pid).start()
         killer = threading.Timer(timeout, process.kill)
         killer.start()
         try:
-            # wait4 rather than Popen.wait: it returns this child's own resource usage.
+            # wait4 rather than Popen.wait: it returns this child's own resource usage
+            # (its waited-for children included: their CPU summed, the largest peak RSS).
             _, status, usage = os.wait4(process.pid, 0)
         finally:
             killer.cancel()
+            tree.stop()
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)  # tell Popen the child is reaped
-    return Measured(process.returncode, seconds, usage.ru_maxrss,
+    return Measured(process.returncode, seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, tree,
                     out_path.read_text(errors="replace"), err_path.read_text(errors="replace"))
 
 
@@ -91,9 +99,9 @@ def digest_command(config_path: Path, *args: str, profile: str | None = None, pr
     if profile == "pyinstrument":
         return [sys.executable, "-m", "pyinstrument", "--renderer", "text", "--outfile", str(profile_out),
                 "-m", "digest", "--config", str(config_path), *args]
-    if profile == "py-spy":
+    if profile in ("py-spy", "py-spy-gil"):
         return [py_spy(), "record", "--rate", "200", "--subprocesses", "--threads", "--format", "raw",
-                "--output", str(profile_out), "--", *command]
+                *(["--gil"] if profile == "py-spy-gil" else []), "--output", str(profile_out), "--", *command]
     return command
 
 
@@ -176,7 +184,7 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         "msgs_per_s": round(msgs_per_s, 1),
         "reference_msgs_per_s": round(reference.msgs_per_s, 1) if reference else None,
         "ratio": round(msgs_per_s / reference.msgs_per_s, 3) if reference else None,
-        "peak_rss_mb": round(send.peak_rss_kb / 1024, 1),
+        "peak_rss_mb": mb(max(send.peak_rss_kb, send.tree.peak_rss_kb or 0)),
         "variants": stats.get("variants"),
         "render_seconds": stats.get("render_seconds"),
         "avg_message_bytes": avg_message_bytes,
@@ -190,9 +198,14 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         "reported_sent": stats.get("sent"),
         "failed": stats.get("failed"),
         "distinct_category_sets": category_sets,
+        "cpu_seconds": round(send.cpu_seconds, 3),
+        "cpu_us_per_message": round(1e6 * send.cpu_seconds / messages) if messages else None,
         "setup_seconds": round(setup_seconds, 3),
         "build_seconds": round(build.seconds, 3),
-        "rss_method": "os.wait4 ru_maxrss of the digest send process",
+        "rss_method": RSS_METHOD,
+        "largest_process_rss_mb": mb(send.peak_rss_kb),
+        "tree_pss_mb": mb(send.tree.peak_pss_kb),
+        "processes": send.tree.peak_processes or None,
         "profiled": args.profile,
         "loadavg_1min_before": round(loadavg, 2),
     }
@@ -291,6 +304,14 @@ def machine() -> dict:
         pass
     return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
             "loadavg_1min": round(os.getloadavg()[0], 2)}
+
+
+RSS_METHOD = ("the larger of os.wait4's ru_maxrss (largest single process) and the peak of VmRSS summed "
+              "over the digest send process and its descendants (polled from /proc every 0.1 s)")
+
+
+def mb(kb: int | None) -> float | None:
+    return None if kb is None else round(kb / 1024, 1)
 
 
 def log(message: str) -> None:
