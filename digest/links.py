@@ -13,6 +13,10 @@ URL shapes (fixed; the web app answers them):
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+from base64 import urlsafe_b64encode
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
@@ -38,6 +42,36 @@ class TokenData:
     category: str | None = None
 
 
+class _TokenWriter:
+    """Writes tokens that URLSafeSerializer(secret_key, salt).loads accepts, about 5x faster
+    than its own dumps.
+
+    Why: a send signs several links per subscriber (preferences, unsubscribe, one per
+    category), and at 100,000 subscribers itsdangerous's dumps was a third of the send loop
+    (see BENCHMARKS.md): it zlib-compresses every payload (a 256 KB zlib state each time)
+    and calls HMAC one-shot, which releases the GIL and so waits behind the send threads.
+    The format is itsdangerous's: compact JSON, URL-safe base64 without padding, ".", and the
+    HMAC-SHA1 of that under sha1(salt + "signer" + key). We never compress: the payloads are
+    a few bytes, and itsdangerous reads uncompressed tokens too.
+    """
+
+    _json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    def __init__(self, secret_key: str, salt: str):
+        key = hashlib.sha1(salt.encode("utf-8") + b"signer" + secret_key.encode("utf-8")).digest()
+        self._mac = hmac.new(key, digestmod=hashlib.sha1)  # keyed once; copied per token
+
+    def dumps(self, payload) -> str:
+        value = _b64(self._json(payload).encode("utf-8"))
+        mac = self._mac.copy()
+        mac.update(value)
+        return (value + b"." + _b64(mac.digest())).decode("ascii")
+
+
+def _b64(data: bytes) -> bytes:
+    return urlsafe_b64encode(data).rstrip(b"=")
+
+
 class Links:
     def __init__(self, secret_key: str | None, base_url: str, confirm_max_age_seconds: int = 7 * 86400):
         if not secret_key:
@@ -48,6 +82,7 @@ class Links:
         self.confirm_max_age = confirm_max_age_seconds
         self._signers = {p: URLSafeSerializer(secret_key, salt=f"digest.{p}") for p in PURPOSES if p != "confirm"}
         self._confirm = URLSafeTimedSerializer(secret_key, salt="digest.confirm")
+        self._writers = {p: _TokenWriter(secret_key, f"digest.{p}") for p in PURPOSES if p != "confirm"}
 
     @classmethod
     def from_config(cls, config) -> "Links":
@@ -59,7 +94,7 @@ class Links:
             payload.append(category)
         if purpose == "confirm":
             return self._confirm.dumps(payload)
-        return self._signers[purpose].dumps(payload)
+        return self._writers[purpose].dumps(payload)
 
     def load(self, purpose: str, token: str) -> TokenData:
         """Decode a token of `purpose`; raises BadLink (or ExpiredLink)."""
