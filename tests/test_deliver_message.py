@@ -187,6 +187,7 @@ def test_message_is_seven_bit_with_short_lines_and_a_boundary_that_cannot_occur_
     part_lines = [line for line in body.split(b"\r\n") if not line.startswith(b"--" + boundary)]
     assert max(len(line) for line in part_lines) <= 76
     assert b"\n" not in data.replace(b"\r\n", b"")
+    assert b"\r\n." not in data  # nothing for SMTP to dot-stuff
 
 
 def test_a_subscriber_whose_categories_have_nothing_new_gets_no_message(world):
@@ -220,22 +221,25 @@ def test_a_template_that_transforms_values_falls_back_to_personalise_and_stays_e
     assert subscriber.name.upper() in bodies(message)[0]
 
 
-@pytest.mark.parametrize("value", [b"", b"https://news.example.com/u/Ab.cd-ef_9", b"https://x.example/c/" + b"Ab.c-_9" * 30,
+@pytest.mark.parametrize("value", [b"", b"https://news.example.com/u/Ab.cd-ef_9", b"https://x.example/c/" + b"Ab.c-_9" * 30, b".starts.with.a.dot" * 9,
                                    b" leading and trailing ",
                                    "Zoë & <Ann>".encode(), b"a=b" * 60, "ü".encode() * 80, b"tab\there\rx\n"])
 def test_quoted_printable_values_decode_to_themselves_in_short_lines(value):
     encoded = b"x=\r\n" + qp.encode_value(value) + b"y"
     assert all(len(line) <= 76 for line in encoded.split(b"\r\n"))
+    assert b"\r\n." not in encoded
     decoded = email.quoprimime.body_decode(encoded.decode("ascii").replace("\r\n", "\n")).encode("latin-1")
     assert decoded == b"x" + value + b"y"
 
 
 def test_quoted_printable_pieces_keep_lines_short_before_a_value():
-    piece = qp.encode_piece("a" * 300 + " é " + "b" * 75)
+    piece = qp.encode_piece("a" * 300 + " é " + "b" * 75 + "\n.dot\n" + "c" * 72 + ".d" + ".e" * 50)
+    assert b"\r\n." not in piece and not piece.startswith(b".")
     assert piece.endswith(qp.SOFT_BREAK)
     assert all(len(line) <= 76 for line in piece.split(b"\r\n"))
     decoded = email.quoprimime.body_decode(piece.decode("ascii").replace("\r\n", "\n"))
-    assert decoded.encode("latin-1").decode("utf-8") == "a" * 300 + " é " + "b" * 75
+    assert decoded.encode("latin-1").decode("utf-8") == "a" * 300 + " é " + "b" * 75 + "\n.dot\n" + "c" * 72 \
+        + ".d" + ".e" * 50
 
 
 @pytest.fixture

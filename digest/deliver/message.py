@@ -114,23 +114,33 @@ class MessageTemplate:
             b"MIME-Version: 1.0\r\n",
             f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode("ascii"),
         ]
-        part_head = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        self._frame = (head, boundary)
         rules = self._find_rules()
         self.fast = rules is not None
         self._name_form, self._html_escape = rules or (str, None)
-        by_name = {}
-        for named in (True, False):
-            text, html_ = self._bodies(named) if self.fast else ([TEXT_BODY], [HTML_BODY])
-            by_name[named] = self._flatten([
-                *head,
-                f"--{boundary}\r\n{part_head.format('plain')}".encode("ascii"), *text, CRLF,
-                f"--{boundary}\r\n{part_head.format('html')}".encode("ascii"), *html_, CRLF,
-                f"--{boundary}--\r\n".encode("ascii"),
-            ])
-        self._pieces_named, self._pieces_unnamed = by_name[True], by_name[False]
+        # Readers with and without a name may read differently ("Hello Ann," / "Hello,"):
+        # one set of pieces each, the second made only when someone needs it.
+        self._pieces = {True: self._build(True)}
         self._slot_count = _FIRST_PART_SLOT + 2 * len(self._names)
 
     # -- built once -------------------------------------------------------------------
+
+    def _build(self, named: bool) -> list:
+        head, boundary = self._frame
+        part_head = 'Content-Type: text/{}; charset="utf-8"\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n'
+        text, html_ = self._bodies(named) if self.fast else ([TEXT_BODY], [HTML_BODY])
+        return self._flatten([
+            *head,
+            f"--{boundary}\r\n{part_head.format('plain')}".encode("ascii"), *text, CRLF,
+            f"--{boundary}\r\n{part_head.format('html')}".encode("ascii"), *html_, CRLF,
+            f"--{boundary}--\r\n".encode("ascii"),
+        ])
+
+    def _pieces_for(self, named: bool) -> list:
+        pieces = self._pieces.get(named)
+        if pieces is None:
+            pieces = self._pieces[named] = self._build(named)
+        return pieces
 
     def _personal(self, name: str, values: list[str]):
         return self._personal_cls(
@@ -195,12 +205,12 @@ class MessageTemplate:
                 escaped = escape(value)
                 # Signed links have nothing to escape: reuse their encoding.
                 values[html_base + i] = text_value if escaped == value else qp.encode_value(escaped.encode("utf-8"))
-            pieces = self._pieces_named if raw[0] else self._pieces_unnamed
+            pieces = self._pieces_for(bool(raw[0]))
         else:
             html_, text = self.variant.personalise(personal)
             values[TEXT_BODY] = qp.encode_text(text)
             values[HTML_BODY] = qp.encode_text(html_)
-            pieces = self._pieces_named
+            pieces = self._pieces[True]
         return b"".join([p if p.__class__ is bytes else values[p] for p in pieces])
 
 

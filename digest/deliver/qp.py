@@ -5,6 +5,9 @@ characters (so long HTML lines need no rewriting), and "=" never appears unencod
 boundary starting with "=_" cannot occur inside a part. A body is encoded once per variant in
 pieces; a personal value is encoded per message and always sits on lines of its own, joined
 to its neighbours by soft line breaks ("=" CRLF), which decode to nothing.
+
+No encoded line starts with "." (it is written =2E): SMTP would have to double such dots in
+every message, a scan and a copy of the whole message each time.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import binascii
 import re
 
 SOFT_BREAK = b"=\r\n"
-_MAX = 75  # characters before a soft break's "=" (76 in all, as RFC 2045 asks)
+_WIDTH = 73  # characters of a line before "=2E" and a soft break's "=": at most 76 in all
 # Printable ASCII except "=", no whitespace at either end: such a value is its own encoding.
 _PLAIN = re.compile(rb"[!-<>-~](?:[ !-<>-~]*[!-<>-~])?")
 
@@ -21,7 +24,9 @@ _PLAIN = re.compile(rb"[!-<>-~](?:[ !-<>-~]*[!-<>-~])?")
 def encode_text(text: str) -> bytes:
     """A whole text (any line endings) as quoted-printable with CRLF line breaks."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return binascii.b2a_qp(text.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
+    encoded = binascii.b2a_qp(text.encode("utf-8"), istext=True)
+    # b2a_qp wraps at 76 and leaves leading dots alone: undo its wrapping and wrap our way.
+    return b"\r\n".join(_wrap(line) for line in encoded.replace(b"=\n", b"").split(b"\n"))
 
 
 def encode_piece(text: str) -> bytes:
@@ -30,10 +35,6 @@ def encode_piece(text: str) -> bytes:
     encoded = encode_text(text)
     if not encoded or encoded.endswith(b"\r\n"):
         return encoded
-    last_line = encoded.rfind(b"\r\n") + 2 if b"\r\n" in encoded else 0
-    if len(encoded) - last_line > _MAX:
-        cut = _safe_cut(encoded, last_line + _MAX)
-        encoded = encoded[:cut] + SOFT_BREAK + encoded[cut:]
     return encoded + SOFT_BREAK
 
 
@@ -42,20 +43,26 @@ def encode_value(raw: bytes) -> bytes:
     each ending in a soft break."""
     if not raw:
         return b""
-    if _PLAIN.fullmatch(raw):  # e.g. every signed link: cut into lines, nothing to escape
-        if len(raw) <= _MAX:
+    if _PLAIN.fullmatch(raw):  # e.g. every signed link: nothing to escape, just cut into lines
+        if len(raw) <= _WIDTH and raw[:1] != b".":
             return raw + SOFT_BREAK
-        return SOFT_BREAK.join([raw[i:i + _MAX] for i in range(0, len(raw), _MAX)]) + SOFT_BREAK
-    # quotetabs: spaces become =20, so no line can end in whitespace; istext=False: a CR or
-    # LF inside the value is data (=0D, =0A), never a line break of ours.
-    encoded = binascii.b2a_qp(raw, quotetabs=True, istext=False).replace(b"=\n", b"")
-    lines = []
-    while len(encoded) > _MAX:
-        cut = _safe_cut(encoded, _MAX)
-        lines.append(encoded[:cut])
-        encoded = encoded[cut:]
-    lines.append(encoded)
-    return SOFT_BREAK.join(lines) + SOFT_BREAK
+        encoded = raw
+    else:
+        # quotetabs: spaces become =20, so no line can end in whitespace; istext=False: a CR
+        # or LF inside the value is data (=0D, =0A), never a line break of ours.
+        encoded = binascii.b2a_qp(raw, quotetabs=True, istext=False).replace(b"=\n", b"")
+    return _wrap(encoded) + SOFT_BREAK
+
+
+def _wrap(line: bytes) -> bytes:
+    """One encoded line cut into lines joined by soft breaks, none starting with a dot."""
+    chunks = []
+    while len(line) > _WIDTH:
+        cut = _safe_cut(line, _WIDTH)
+        chunks.append(line[:cut])
+        line = line[cut:]
+    chunks.append(line)
+    return SOFT_BREAK.join(b"=2E" + c[1:] if c[:1] == b"." else c for c in chunks)
 
 
 def _safe_cut(encoded: bytes, limit: int) -> int:

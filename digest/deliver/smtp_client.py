@@ -143,7 +143,9 @@ class SmtpConnection:
             raise self._failure(*rcpts[0], "rcpt", lost=stray_354)
         if not stray_354:
             raise self._failure(*data_reply, "data")
-        body = data.replace(b"\r\n.", b"\r\n..")
+        # Dot-stuffing (RFC 5321 4.5.2). Our own messages have no line starting with a dot
+        # (see qp.py), so the search usually finds nothing and nothing is copied.
+        body = data.replace(b"\r\n.", b"\r\n..") if b"\r\n." in data else data
         if body.startswith(b"."):
             body = b"." + body
         if not body.endswith(b"\r\n"):
