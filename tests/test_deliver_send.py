@@ -272,3 +272,24 @@ def test_a_subscriber_deleted_while_their_message_is_in_flight_does_not_undo_the
     rows = ledger(store, edition.key)
     assert forgotten.id not in rows
     assert all(rows[r.id].status == "sent" for r in readers if r is not forgotten)
+
+
+def test_several_sending_processes_share_the_work_and_each_reader_gets_one_copy(config, store, server):
+    edition = make_edition(store, config)
+    readers = add_subscribers(store, 60)
+    gone = readers[7]
+    server.add_fault(stage="rcpt", recipient=gone.email, reply="550 5.1.1 No such mailbox", times=None)
+    server.add_fault(stage="data", nth=10, reply="451 4.3.0 Try again later")
+    config = smtp_config(config, server)
+    report = send_edition(store, config, transport=make_transport(config), options=options(concurrency=4, processes=3))
+    expected = [r for r in readers if wanted(edition, r) and r is not gone]
+    assert server.recipients() == Counter({r.email: 1 for r in expected})
+    received = by_recipient(server)
+    for reader in expected:
+        check_message(received[reader.email], reader, edition, config)
+    assert (report.sent, report.failed, report.bounced) == (len(expected), 1, 1)
+    assert report.skipped == sum(1 for r in readers if not wanted(edition, r))
+    assert report.throttled >= 1 and report.complete
+    assert store.subscribers.get(gone.id).status == "bounced"
+    assert store.editions.get(edition.key).status == "sent"
+    assert server.sessions <= 5  # the processes' shares of 4 connections, then one for the retry

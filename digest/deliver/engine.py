@@ -16,7 +16,9 @@ time comes within `max_wait` are sent, the rest are left for the next run (exit 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import queue
 import threading
 import time
@@ -32,7 +34,7 @@ from digest.deliver.failures import (
 )
 from digest.deliver.headers import ascii_address
 from digest.deliver.lock import HEARTBEAT_EVERY, SendLock
-from digest.deliver.throttle import Clock, RateLimiter, RetryPolicy
+from digest.deliver.throttle import Clock, RateLimiter, RetryPolicy, held
 from digest.deliver.transports import Transport
 from digest.errors import DigestError
 from digest.models import Edition, Subscriber
@@ -52,6 +54,7 @@ class SendOptions:
     throttle_pause: float = 1.0  # first pause of all workers after a 421/451/452/454
     unreachable_after: int = 3  # connection failures in a row that end the run
     batch: int = 500
+    processes: int = 1  # sending processes for an SMTP send (see shards.py)
 
     @classmethod
     def from_config(cls, config: Config, **overrides) -> "SendOptions":
@@ -119,6 +122,7 @@ class _Job:
 
 
 _STOP = None  # sentinel on the job queue
+_NOT_SENT = object()  # outcome of a message a worker gave up before sending (no ledger change)
 
 
 class SendRun:
@@ -126,7 +130,14 @@ class SendRun:
 
     def __init__(self, store, config: Config, edition: Edition, transport: Transport, composer: Composer,
                  options: SendOptions, clock: Clock | None = None, lock: SendLock | None = None,
-                 progress: Progress | None = None):
+                 progress: Progress | None = None, *, limiter: RateLimiter | None = None,
+                 shard: tuple[int, int] | None = None, retries: bool = True, parent_pid: int | None = None,
+                 write_lock=None):
+        """shard=(k, n): only subscribers whose id % n == k (one of n sending processes, see
+        shards.py), which also gives retries=False (the parent retries), parent_pid (stop
+        at once if the parent is gone, e.g. killed: it no longer holds the lock for us) and
+        write_lock, taken around each ledger transaction so that the processes queue for
+        SQLite's write lock instead of sleeping in its busy handler."""
         self.store = store
         self.config = config
         self.edition = edition
@@ -140,7 +151,12 @@ class SendRun:
         self.sender = ascii_address(config.from_address)
         workers = options.concurrency if transport.parallel else 1
         self._stop = threading.Event()
-        self.limiter = RateLimiter(options.rate, self.clock, pause=options.throttle_pause, stop=self._stop)
+        self.limiter = (limiter or RateLimiter(options.rate, self.clock, pause=options.throttle_pause)) \
+            .stop_waiting(self._stop)
+        self.shard = shard
+        self.retries = retries
+        self.parent_pid = parent_pid
+        self._write_lock = write_lock
         self._jobs: queue.Queue = queue.Queue(maxsize=4 * workers)
         self._results: queue.Queue = queue.Queue()
         self._uncommitted = threading.Semaphore(workers)
@@ -164,7 +180,7 @@ class SendRun:
             thread.start()
         try:
             passed = self._main_pass()
-            if not self.report.stopped:
+            if not self.report.stopped and self.retries:
                 self._retry_pass()
         finally:
             self._shut_down()
@@ -187,7 +203,7 @@ class SendRun:
                              self.options.batch):
             states = self.store.deliveries.states(key, batch[0].id, batch[-1].id)
             for subscriber in batch:
-                if subscriber.id in states:
+                if subscriber.id in states or (self.shard and subscriber.id % self.shard[1] != self.shard[0]):
                     continue
                 if not self._may_continue():
                     return False
@@ -218,8 +234,18 @@ class SendRun:
                 return
             self._pause(wait)
 
+    def _writing(self):
+        """The shared write lock around a ledger transaction, when there are sibling processes."""
+        return held(self._write_lock) if self._write_lock is not None else contextlib.nullcontext()
+
+    def _orphaned(self) -> bool:
+        return self.parent_pid is not None and os.getppid() != self.parent_pid
+
     def _may_continue(self) -> bool:
         if self._fatal is not None or self.report.stopped:
+            return False
+        if self._orphaned():
+            self.report.stopped = "the parent process is gone"
             return False
         if self.options.limit is not None and self._submitted >= self.options.limit:
             self.report.stopped = "limit"
@@ -284,7 +310,7 @@ class SendRun:
     def _commit(self, outcomes: list) -> None:
         now = self.clock.now()
         try:
-            with self.store.transaction():
+            with self._writing(), self.store.transaction():
                 self._write_skips(now)
                 for job, failure, reply in outcomes:
                     if job is not None:
@@ -300,6 +326,8 @@ class SendRun:
     def _record_outcome(self, job: _Job, failure: BaseException | None, reply: str, now) -> None:
         key, sid, deliveries = self.edition.key, job.subscriber_id, self.store.deliveries
         mid = job.message.message_id
+        if failure is _NOT_SENT:
+            return
         if failure is None:
             self._connect_failures = 0
             deliveries.record(key, sid, "sent", now, attempts=job.attempts + 1, reply=reply, message_id=mid)
@@ -338,7 +366,7 @@ class SendRun:
 
     def _flush_skips(self) -> None:
         if self._skips:
-            with self.store.transaction():
+            with self._writing(), self.store.transaction():
                 self._write_skips(self.clock.now())
 
     def _write_skips(self, now) -> None:
@@ -348,7 +376,7 @@ class SendRun:
         self._skips.clear()
 
     def _record_now(self, subscriber_id: int, status: str, attempts: int, reply: str) -> None:
-        with self.store.transaction():
+        with self._writing(), self.store.transaction():
             self.store.deliveries.record(self.edition.key, subscriber_id, status, self.clock.now(),
                                          attempts=attempts, reply=reply)
         self.report.failed += status == "failed"
@@ -369,7 +397,8 @@ class SendRun:
         """Stop the workers once the handed-over messages are done. When the transport cannot
         work (bad setup, unreachable server) messages not yet started are dropped instead:
         they stay unsent, with no row, for the next run."""
-        if self._fatal is not None or self._connect_failures >= self.options.unreachable_after:
+        if self._fatal is not None or self._connect_failures >= self.options.unreachable_after \
+                or self._orphaned():
             self._stop.set()  # cut short the workers' rate-limit waits
             while True:
                 try:
@@ -393,6 +422,9 @@ class SendRun:
             while (job := self._jobs.get()) is not _STOP:
                 self.limiter.acquire()
                 self._uncommitted.acquire()
+                if self._orphaned():  # our parent was killed: a restarted send owns the work now
+                    self._results.put((job, _NOT_SENT, ""))
+                    continue
                 try:
                     if connection is None:
                         connection = self.transport.open()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -45,72 +46,110 @@ class RetryPolicy:
         return attempts >= self.max_attempts
 
 
+@contextmanager
+def held(lock, timeout: float = 5.0):
+    """Hold `lock` for the block, but never wait more than `timeout`: a lock shared between
+    processes stays taken forever if its holder is killed. Our shared locks only save work
+    (SQLite keeps the ledger right by itself), so carrying on without one is safe."""
+    acquired = lock.acquire(timeout=timeout)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()
+
+
+# Slots of the limiter's state (floats, so that it can live in memory shared by processes).
+_RATE, _NEXT_SLOT, _PAUSED_UNTIL, _PAUSE, _LAST_CHANGE, _LAST_ACQUIRE, _GAP, _PEAK, _THROTTLES = range(9)
+
+
 class RateLimiter:
-    """Messages per second across all workers (None: as fast as the server takes them)."""
+    """Messages per second across all workers (None: as fast as the server takes them).
+
+    With shared=True the state sits in shared memory, so worker processes forked after it
+    was made keep to one budget and all pause when any of them is told to slow down."""
 
     def __init__(self, rate: float | None, clock: Clock | None = None, pause: float = 1.0,
-                 max_pause: float = 30.0, recover_after: float = 5.0, stop: threading.Event | None = None):
+                 max_pause: float = 30.0, recover_after: float = 5.0, stop: threading.Event | None = None,
+                 shared: bool = False):
         self.target = rate if rate and rate > 0 else None
-        self.rate = self.target
         self.clock = clock or Clock()
         self.first_pause = pause
         self.max_pause = max_pause
         self.recover_after = recover_after
         self.stop = stop
-        self._lock = threading.Lock()
-        self._next_slot = 0.0
-        self._paused_until = 0.0
-        self._pause = pause
-        self._last_change = 0.0
-        self._last_acquire: float | None = None
-        self._gap = 0.0  # moving average of the time between messages (for throttling an unlimited run)
-        self._peak = 0.0  # the unlimited pace before the first throttle
-        self.throttles = 0
+        if shared:
+            import multiprocessing
+
+            context = multiprocessing.get_context("fork")
+            self._lock, self._v = context.Lock(), context.RawArray("d", 9)
+        else:
+            self._lock, self._v = threading.Lock(), [0.0] * 9
+        self._v[_RATE] = self.target or 0.0  # 0: unlimited
+        self._v[_PAUSE] = pause
+        self._v[_LAST_ACQUIRE] = -1.0
+
+    @property
+    def rate(self) -> float | None:
+        return self._v[_RATE] or None
+
+    @property
+    def throttles(self) -> int:
+        return int(self._v[_THROTTLES])
+
+    def stop_waiting(self, stop: threading.Event) -> "RateLimiter":
+        """The same budget, with sleeps cut short by `stop` (one per process)."""
+        self.stop = stop
+        return self
 
     def acquire(self) -> None:
         """Block until this worker may send its next message."""
-        with self._lock:
+        v = self._v
+        with held(self._lock):
             now = self.clock.monotonic()
             self._count(now)
             self._recover(now)
-            slot = max(now, self._paused_until, self._next_slot if self.rate else now)
-            if self.rate:
-                self._next_slot = slot + 1.0 / self.rate
+            slot = max(now, v[_PAUSED_UNTIL], v[_NEXT_SLOT] if v[_RATE] else now)
+            if v[_RATE]:
+                v[_NEXT_SLOT] = slot + 1.0 / v[_RATE]
         self.clock.sleep(slot - now, self.stop)
 
     def throttle(self) -> None:
         """A server asked us to slow down: pause everyone, halve the rate."""
-        with self._lock:
+        v = self._v
+        with held(self._lock):
             now = self.clock.monotonic()
-            self.throttles += 1
-            if now < self._paused_until:
+            v[_THROTTLES] += 1
+            if now < v[_PAUSED_UNTIL]:
                 return  # the other workers' replies to the same moment: one slow-down is enough
-            if self.rate is None:
-                self._peak = max(self._measured(), 2.0)
-            self.rate = max(0.5, (self.rate or self._peak) / 2)
-            self._paused_until = now + self._pause
-            self._pause = min(self.max_pause, self._pause * 2)
-            self._last_change = now + self._pause
+            if not v[_RATE]:
+                v[_PEAK] = max(self._measured(), 2.0)
+            v[_RATE] = max(0.5, (v[_RATE] or v[_PEAK]) / 2)
+            v[_PAUSED_UNTIL] = now + v[_PAUSE]
+            v[_LAST_CHANGE] = now + v[_PAUSE]
+            v[_PAUSE] = min(self.max_pause, v[_PAUSE] * 2)
 
     def _count(self, now: float) -> None:
-        if self._last_acquire is not None:
-            gap = now - self._last_acquire
-            self._gap = gap if not self._gap else 0.9 * self._gap + 0.1 * gap
-        self._last_acquire = now
+        v = self._v
+        if v[_LAST_ACQUIRE] >= 0:
+            gap = now - v[_LAST_ACQUIRE]
+            v[_GAP] = gap if not v[_GAP] else 0.9 * v[_GAP] + 0.1 * gap
+        v[_LAST_ACQUIRE] = now
 
     def _measured(self) -> float:
         """Messages per second lately (0 before there is anything to go on)."""
-        return 1.0 / self._gap if self._gap > 0 else 0.0
+        return 1.0 / self._v[_GAP] if self._v[_GAP] > 0 else 0.0
 
     def _recover(self, now: float) -> None:
-        if self.rate == self.target or now - self._last_change < self.recover_after:
+        v = self._v
+        if (v[_RATE] or None) == self.target or now - v[_LAST_CHANGE] < self.recover_after:
             return
-        self._last_change = now
-        self._pause = self.first_pause
-        raised = self.rate * 1.5
+        v[_LAST_CHANGE] = now
+        v[_PAUSE] = self.first_pause
+        raised = v[_RATE] * 1.5
         if self.target is not None and raised >= self.target:
-            self.rate = self.target
-        elif self.target is None and raised >= self._peak:
-            self.rate = None  # back to the pace we had before the server complained
+            v[_RATE] = self.target
+        elif self.target is None and raised >= v[_PEAK]:
+            v[_RATE] = 0.0  # back to the pace we had before the server complained
         else:
-            self.rate = raised
+            v[_RATE] = raised
