@@ -18,6 +18,8 @@ MAX_NAME = 200  # a display name longer than this is cut: no real name needs mor
 
 def one_line(text: str | None) -> str:
     """`text` with control characters replaced by spaces and whitespace collapsed."""
+    if text and text.isprintable() and "  " not in text and text[0] != " " and text[-1] != " ":
+        return text  # the usual case, e.g. a signed link: nothing to clean (and cheap to tell)
     return " ".join(_CONTROLS.sub(" ", text or "").split())
 
 

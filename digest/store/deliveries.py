@@ -42,6 +42,13 @@ def _row(row) -> Delivery:
 class Deliveries:
     def __init__(self, store):
         self.store = store
+        self._stamp: tuple[datetime | None, str | None] = (None, None)  # last `now` and its text
+
+    def _text(self, now: datetime) -> str:
+        # A send writes many rows with the same `now`: format it once.
+        if self._stamp[0] is not now:
+            self._stamp = (now, iso(now))
+        return self._stamp[1]
 
     def get(self, edition_key: str, subscriber_id: int) -> Delivery | None:
         row = self.store.execute(
@@ -78,7 +85,7 @@ class Deliveries:
                    message_id = COALESCE(excluded.message_id, deliveries.message_id),
                    next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at""",
             (edition_key, subscriber_id, status, attempts, reply, message_id,
-             precise(next_attempt_at) if next_attempt_at else None, iso(now), subscriber_id),
+             precise(next_attempt_at) if next_attempt_at else None, self._text(now), subscriber_id),
         )
 
     def due(self, edition_key: str, now: datetime, after_id: int = 0, batch: int = 500) -> list[Delivery]:
