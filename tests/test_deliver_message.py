@@ -24,7 +24,6 @@ from digest.deliver.compose import Composer
 from digest.deliver.headers import format_address
 from digest.deliver.message import MessageTemplate, message_id, notice
 from digest.links import Links
-from digest.models import Subscriber
 from digest.render import Renderer, personal_for
 
 TRICKY_NAMES = ["Ann Lee", "", "Zoë Brontë", 'Bob "the builder" <b@x>', "O'Neil & Sons <script>",

@@ -11,6 +11,7 @@ Modules, in the order a message meets them:
     failures.py     TemporaryFailure / PermanentFailure and which replies throttle or bounce
     throttle.py     the shared rate limit, slow-down on throttling, the retry schedule
     engine.py       the send loop and its ledger (exactly once, even after kill -9)
+    shards.py       the same loop over several processes (send --processes N)
     lock.py         one send per database
     service.py      send / dry run / test copy / status, as the CLI calls them
     schedule.py     when `digest run` builds (RRULE)

@@ -16,7 +16,7 @@ from digest.config import Config
 from digest.deliver.engine import EX_TEMPFAIL, Progress, SendOptions, SendReport
 from digest.deliver.lock import SendLock, send_lock
 from digest.deliver.schedule import due
-from digest.deliver.service import _approval_message, _sendable, send_locked
+from digest.deliver.service import approval_message, sendable, send_locked
 from digest.deliver.throttle import Clock
 from digest.deliver.transports import Transport
 from digest.errors import DigestError
@@ -51,7 +51,6 @@ def run(store, config: Config, now: datetime, *, transport: Transport | None = N
         _build_if_due(store, config, now, say)
         for edition in _to_send(store, config, say):
             lock.beat(clock.now())
-            say(f"Sending edition {edition.key} ({edition.status})")
             sent = send_locked(store, config, edition, lock, transport=transport, options=options, clock=clock,
                                progress=progress() if progress else None, renderer=renderer)
             report.sends.append(sent)
@@ -92,10 +91,10 @@ def _to_send(store, config: Config, say) -> list:
 
     listed = store.editions.list()  # newest first
     chosen = [e for e in reversed(listed) if e.status == "sending"]
-    ready = [e for e in listed if _sendable(e, config)]
+    ready = [e for e in listed if sendable(e, config)]
     if ready and ready[0].key not in {e.key for e in chosen}:
         chosen.append(ready[0])
     drafts = [e for e in listed if e.status == "draft"]
     if drafts and config.require_approval and (not ready or drafts[0].window_end > ready[0].window_end):
-        say(_approval_message(drafts[0]))
+        say(approval_message(drafts[0]))
     return [editions.get(store, e.key, config) for e in chosen]

@@ -199,7 +199,7 @@ class SendRun:
     def _main_pass(self) -> bool:
         """Every active subscriber without a ledger row; False if the run stopped early."""
         key = self.edition.key
-        for batch in _chunks(self.store.subscribers.iter(status="active", batch=self.options.batch),
+        for batch in chunks(self.store.subscribers.iter(status="active", batch=self.options.batch),
                              self.options.batch):
             states = self.store.deliveries.states(key, batch[0].id, batch[-1].id)
             for subscriber in batch:
@@ -463,7 +463,7 @@ def _mark_bounced(store, subscriber_id: int, reply: str, now) -> None:
     mark_bounced(store, subscriber_id, reply, now, origin="delivery")
 
 
-def _chunks(items: Iterable, size: int) -> Iterator[list]:
+def chunks(items: Iterable, size: int) -> Iterator[list]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk

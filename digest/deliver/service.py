@@ -25,12 +25,12 @@ class ApprovalNeeded(DigestError):
     """The edition is a draft and the configuration asks for approval before sending."""
 
 
-def _approval_message(edition: Edition) -> str:
+def approval_message(edition: Edition) -> str:
     return (f"edition {edition.key} is a draft that needs approval before it is sent: run "
             f"`digest approve {edition.key}` (or `digest send --test EMAIL` to see it in your inbox first)")
 
 
-def _sendable(edition: Edition, config: Config) -> bool:
+def sendable(edition: Edition, config: Config) -> bool:
     return edition.status in ("approved", "sending") or (edition.status == "draft" and not config.require_approval)
 
 
@@ -44,17 +44,17 @@ def choose_edition(store, config: Config, key: str | None, for_real: bool = True
     if key:
         edition = editions.get(store, key, config)
         if for_real and edition.status == "draft" and config.require_approval:
-            raise ApprovalNeeded(_approval_message(edition))
+            raise ApprovalNeeded(approval_message(edition))
         return edition
     listed = store.editions.list()  # newest first
     if not listed:
         raise NotFound("no edition has been built yet (run: digest build)")
     if for_real:
-        ready = [e for e in listed if _sendable(e, config)]
+        ready = [e for e in listed if sendable(e, config)]
         if not ready:
             waiting = [e for e in listed if e.status == "draft"]
             if waiting:
-                raise ApprovalNeeded(_approval_message(waiting[0]))
+                raise ApprovalNeeded(approval_message(waiting[0]))
             return None
         chosen = ready[0]
     else:
@@ -126,12 +126,12 @@ class DryRunReport:
 def dry_run(store, config: Config, key: str | None = None, now: datetime | None = None,
             renderer=None, batch: int = 500) -> DryRunReport:
     """Build every message that a send would send now, send nothing and write nothing."""
-    from digest.deliver.engine import _chunks
+    from digest.deliver.engine import chunks
 
     edition = choose_edition(store, config, key, for_real=False)
     composer = Composer(config, edition, now or Clock().now(), renderer)
     report = DryRunReport(edition.key)
-    for chunk in _chunks(store.subscribers.iter(status="active", batch=batch), batch):
+    for chunk in chunks(store.subscribers.iter(status="active", batch=batch), batch):
         states = store.deliveries.states(edition.key, chunk[0].id, chunk[-1].id)
         for subscriber in chunk:
             if subscriber.id in states:
