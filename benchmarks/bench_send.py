@@ -148,8 +148,13 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
 
         send_args = ["send"]
         stats_path = folder / "send-stats.json"
-        if "--stats-json" in command_help(config_path, folder, "send"):
+        send_help = command_help(config_path, folder, "send")
+        if "--stats-json" in send_help:
             send_args += ["--stats-json", str(stats_path)]
+        if args.processes is not None:
+            if "--processes" not in send_help:
+                raise SystemExit("this digest send has no --processes option")
+            send_args += ["--processes", str(args.processes)]
         profile_out = profile_path(args, f"send-{subscribers}")
         log(f"[send {subscribers}] digest send (concurrency {args.concurrency}) to {sink.name} on port {sink.port}"
             + (f", profiled by {args.profile} into {profile_out}" if profile_out else ""))
@@ -190,6 +195,7 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         "avg_message_bytes": avg_message_bytes,
         # context for reading the figures above
         "concurrency": args.concurrency,
+        "send_processes": args.processes,  # None: digest send's default
         "sink": sink.name,
         "reference": "smtp-source -d" if reference else None,
         "reference_seconds": round(reference.seconds, 3) if reference else None,
@@ -350,6 +356,8 @@ def parse_args(argv=None):
     parser.add_argument("--reference", choices=("auto", "smtp-source", "none"), default="auto",
                         help="run smtp-source as the reference (auto: when it is installed)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
+    parser.add_argument("--processes", type=int, metavar="N",
+                        help="pass --processes N to digest send (default: its own default)")
     parser.add_argument("--variants", type=int, default=1000, help="distinct category sets in the render case")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--timeout", type=float, default=1200, help="seconds allowed for each digest command")
