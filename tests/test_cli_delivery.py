@@ -99,6 +99,24 @@ def test_send_through_an_smtp_url_delivers_once_to_each_reader(cli, site, server
     assert server.sessions <= 2
 
 
+def test_stats_json_holds_the_sends_figures_and_is_written_when_nothing_is_left(cli, site, server, tmp_path):
+    site(readers=12)
+    stats_file = tmp_path / "stats.json"
+    result = cli("send", "--smtp", server.url, "--stats-json", str(stats_file))
+    assert result.exit_code == 0, result.output
+    stats = json.loads(stats_file.read_text())
+    assert set(stats) == {"edition", "sent", "failed", "skipped", "deferred", "variants", "render_seconds",
+                          "bytes", "seconds"}
+    assert (stats["edition"], stats["sent"], stats["failed"], stats["skipped"], stats["deferred"]) == \
+        ("2026-W48", 10, 0, 2, 0)
+    assert stats["variants"] == 5  # the distinct category sets of the ten readers with something new
+    assert stats["bytes"] == sum(len(m.data) for m in server.messages)
+    assert stats["render_seconds"] > 0 and stats["seconds"] >= stats["render_seconds"]
+    again = cli("send", "--smtp", server.url, "--stats-json", str(stats_file))
+    assert again.exit_code == 0
+    assert json.loads(stats_file.read_text())["sent"] == 0
+
+
 def test_dry_run_prints_counts_per_variant_and_touches_no_ledger(cli, site, tmp_path):
     config, store = site(readers=12)
     result = cli("send", "--dry-run")

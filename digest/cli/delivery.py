@@ -26,6 +26,17 @@ def _config_with(app, smtp_url: str | None):
     return app.config.with_overrides(smtp=parse_smtp_url(smtp_url, app.config.smtp), transport="smtp")
 
 
+def _write_stats(path: str, stats: dict) -> None:
+    from digest.errors import InputError
+
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(stats, out)
+            out.write("\n")
+    except OSError as exc:
+        raise InputError(f"cannot write --stats-json file {path}: {exc.strerror}") from None
+
+
 def _options(config, **overrides):
     from digest.deliver.engine import SendOptions
 
@@ -69,10 +80,13 @@ def approve(app, edition, when):
 @click.option("--smtp", "smtp_url", metavar="URL", help="SMTP server as a URL, e.g. smtp://user@host:587?tls=starttls.")
 @click.option("--max-wait", type=click.FloatRange(min=0), metavar="SECONDS",
               help="How long to wait at the end for retries that come due (default 60); later ones wait for the next run.")
+@click.option("--stats-json", "stats_path", type=click.Path(dir_okay=False, writable=True), metavar="FILE",
+              help="When the send ends, write its figures (sent, failed, skipped, deferred, variants, "
+                   "render_seconds, bytes, seconds) to FILE as one JSON object.")
 @pass_app
 @click.pass_context
 def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurrency, rate, processes, transport,
-         smtp_url, max_wait):
+         smtp_url, max_wait, stats_path):
     """Send an edition to every active subscriber who has not had it yet.
 
     Without EDITION: the newest approved edition (or, when require_approval is false, the
@@ -93,7 +107,9 @@ def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurren
         digest send --dry-run
         digest send --test editor@example.com --as reader@example.com
         digest send 2026-W48 --smtp smtp://mailer@mail.example.com:587?tls=starttls --rate 50
+        digest send --stats-json send-stats.json
     """
+    from digest.deliver.engine import SendReport
     from digest.deliver.service import dry_run as dry, send_edition, send_test
     from digest.deliver.transports import make_transport
 
@@ -119,6 +135,8 @@ def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurren
         )
     finally:
         chosen.close()
+    if stats_path:
+        _write_stats(stats_path, (report or SendReport(None)).stats())
     if report is None:
         click.echo("Nothing to send: every edition has been sent", err=True)
         return

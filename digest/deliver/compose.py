@@ -7,6 +7,7 @@ of distinct sets can grow with the list, and memory must not.
 
 from __future__ import annotations
 
+import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,6 +47,8 @@ class Composer:
         self._templates: OrderedDict[tuple[str, ...], MessageTemplate | None] = OrderedDict()
         self.counts: Counter = Counter()  # messages composed per variant
         self.subjects: dict[tuple[str, ...], str] = {}  # per variant, for reports
+        self.renders = 0  # Renderer.render calls (a set evicted from the cache and met again counts twice)
+        self.render_seconds = 0.0
 
     def categories_for(self, subscriber: Subscriber) -> tuple[str, ...]:
         """The edition's categories with articles that this subscriber reads (empty: nothing new)."""
@@ -58,7 +61,10 @@ class Composer:
         if categories in self._templates:
             self._templates.move_to_end(categories)
             return self._templates[categories]
+        started = time.perf_counter()
         variant = self.renderer.render(self.edition, categories)
+        self.render_seconds += time.perf_counter() - started
+        self.renders += 1
         subject = f"{self.subject_prefix} {variant.subject}" if self.subject_prefix else None
         template = None if variant.empty else MessageTemplate(self.config, variant, self.now, subject)
         self._templates[categories] = template

@@ -77,7 +77,10 @@ class SendReport:
     unsent: int = 0  # subscribers not reached (the run stopped early)
     complete: bool = False  # the edition is fully sent
     stopped: str | None = None  # why the run ended before the end
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # wall seconds of the send loop
+    bytes: int = 0  # message data handed over for the messages sent
+    variants: int = 0  # category sets rendered in this run
+    render_seconds: float = 0.0  # wall seconds spent rendering them
 
     @property
     def done(self) -> int:
@@ -89,6 +92,13 @@ class SendReport:
         if self.waiting or (self.unsent and self.stopped != "limit"):
             return EX_TEMPFAIL
         return 0
+
+    def stats(self) -> dict:
+        """The run's figures as `send --stats-json` writes them (every field, even when 0)."""
+        return {"edition": self.edition, "sent": self.sent, "failed": self.failed, "skipped": self.skipped,
+                "deferred": self.waiting, "variants": self.variants,
+                "render_seconds": round(self.render_seconds, 3), "bytes": self.bytes,
+                "seconds": round(self.elapsed, 3)}
 
     def line(self) -> str:
         text = (f"Edition {self.edition}: sent {self.sent}, skipped {self.skipped}, failed {self.failed}"
@@ -332,6 +342,7 @@ class SendRun:
             self._connect_failures = 0
             deliveries.record(key, sid, "sent", now, attempts=job.attempts + 1, reply=reply, message_id=mid)
             self.report.sent += 1
+            self.report.bytes += len(job.message.data)
         elif isinstance(failure, PermanentFailure):
             deliveries.record(key, sid, "failed", now, attempts=job.attempts + 1, reply=reply, message_id=mid)
             self.report.failed += 1

@@ -99,6 +99,7 @@ def send_locked(store, config: Config, edition: Edition, lock: SendLock, *, tran
     finally:
         if own_transport:
             transport.close()
+    report.variants, report.render_seconds = composer.renders, composer.render_seconds
     if report.complete:
         with store.transaction():
             store.editions.set_status(edition.key, "sent", clock.now())
