@@ -4,6 +4,7 @@ Each subscriber gets their categories exactly once; the ledger says what happene
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from digest.deliver.throttle import Clock, RateLimiter, RetryPolicy
 from digest.deliver.transports import make_transport
 from digest.store import Store
 from smtp_server import SmtpServer
+from test_deliver_transports import certificate  # noqa: F401  (a fixture)
 
 FAST_RETRIES = RetryPolicy(max_attempts=5, first_delay=0.05, max_delay=0.2)
 
@@ -293,3 +295,46 @@ def test_several_sending_processes_share_the_work_and_each_reader_gets_one_copy(
     assert store.subscribers.get(gone.id).status == "bounced"
     assert store.editions.get(edition.key).status == "sent"
     assert server.sessions <= 5  # the processes' shares of 4 connections, then one for the retry
+
+
+def test_the_rate_limit_holds_across_all_connections_of_the_send_loop(config, store, server):
+    make_edition(store, config)
+    add_subscribers(store, 10, sets=[()])
+    clock = VirtualClock()  # the loop waits for the rate limit on this clock: no real waiting
+    config = smtp_config(config, server)
+    report = send_edition(store, config, transport=make_transport(config), clock=clock,
+                          options=options(concurrency=3, rate=5))
+    assert report.sent == 10 and report.complete
+    # 5 per second over three connections: each message after the first waits a fifth of a second
+    assert sum(clock.slept) == pytest.approx(9 * 0.2, abs=0.01)
+    assert server.sessions <= 3
+
+
+def test_a_server_without_pipelining_gets_one_command_at_a_time_from_the_send_loop(config, store):
+    edition = make_edition(store, config)
+    readers = add_subscribers(store, 9, sets=[()])
+    with SmtpServer(pipelining=False) as plain:
+        plain.add_fault(stage="rcpt", recipient=readers[4].email, reply="550 5.1.1 No such mailbox", times=None)
+        config = smtp_config(config, plain)
+        report = send_edition(store, config, transport=make_transport(config), options=options())
+        assert plain.recipients() == Counter({r.email: 1 for r in readers if r is not readers[4]})
+        assert plain.commands("RSET") >= 9 - plain.sessions  # one session, many messages
+    assert (report.sent, report.failed, report.bounced) == (8, 1, 1)
+    assert store.deliveries.get(edition.key, readers[4].id).last_reply == "550 5.1.1 No such mailbox"
+
+
+@pytest.mark.parametrize("tls", ["ssl", "starttls"])
+def test_the_send_loop_sends_over_tls_connections(tls, certificate, monkeypatch, config, store):
+    monkeypatch.setenv("SSL_CERT_FILE", certificate[0])  # trust the test certificate
+    edition = make_edition(store, config)
+    readers = add_subscribers(store, 12)
+    with SmtpServer(tls=tls, certificate=certificate) as secure:
+        secure.add_fault(stage="data", nth=4, reply="451 4.3.0 Try again later")
+        config = config.with_overrides(transport="smtp", smtp=replace(smtp_config(config, secure).smtp, tls=tls))
+        report = send_edition(store, config, transport=make_transport(config), options=options())
+        expected = [r for r in readers if wanted(edition, r)]
+        assert secure.recipients() == Counter({r.email: 1 for r in expected})
+        received = by_recipient(secure)
+        for reader in expected:
+            check_message(received[reader.email], reader, edition, config)
+    assert report.sent == len(expected) and report.complete

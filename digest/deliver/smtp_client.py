@@ -125,15 +125,42 @@ class SmtpConnection:
             raise SmtpSetupError(f"SMTP login to {s.host} as {user!r} refused: {reply[0]} {reply[1]}")
 
     # -- sending ----------------------------------------------------------------------
+    #
+    # One message's dialogue is written once, as a generator (`dialogue`) that yields bytes
+    # to write and None when it needs the next reply, and is sent each reply in turn. Two
+    # drivers run it: `send` here with blocking socket calls, and the send loop's SmtpLane
+    # (lanes.py) with non-blocking ones, many connections from one thread.
 
     def send(self, sender: str, recipients: list[str], data: bytes) -> str:
         """Deliver one message; returns the server's final reply. Raises TemporaryFailure
         (connection_lost=True when this connection is no longer usable) or PermanentFailure."""
+        dialogue = self.dialogue(sender, recipients, data)
+        try:
+            step = next(dialogue)
+            while True:
+                try:
+                    if step is None:
+                        answer = self._reply()
+                    else:
+                        self._write(step)
+                        answer = None
+                except TemporaryFailure as failure:
+                    step = dialogue.throw(failure)
+                else:
+                    step = dialogue.send(answer)
+        except StopIteration as finished:
+            return finished.value
+
+    def dialogue(self, sender: str, recipients: list[str], data: bytes):
+        """The SMTP exchange for one message (see above). Returns the final reply, or raises
+        TemporaryFailure / PermanentFailure; a driver throws its I/O failures in here."""
+        if not recipients:
+            raise ValueError("a message needs at least one recipient")
         utf8 = not (sender.isascii() and all(r.isascii() for r in recipients))
         if utf8 and "smtputf8" not in self.extensions:
             raise PermanentFailure("the address needs SMTPUTF8, which the server does not offer", stage="mail")
         try:
-            rset, mail, rcpts, data_reply = self._envelope(sender, recipients, utf8)
+            rset, mail, rcpts, data_reply = yield from self._envelope(sender, recipients, utf8)
         except TemporaryFailure as failure:
             failure.stage = "envelope"  # lost before any body went out: safe to send again
             raise
@@ -153,10 +180,9 @@ class SmtpConnection:
         body = data.replace(b"\r\n.", b"\r\n..") if _LINE_DOT.search(data) else data
         if body.startswith(b"."):
             body = b"." + body
-        if not body.endswith(b"\r\n"):
-            body += b"\r\n"
-        self._write(body + b".\r\n")
-        code, text = self._reply()
+        yield body  # written as it is, never copied to add the terminator
+        yield b".\r\n" if body.endswith(b"\r\n") else b"\r\n.\r\n"
+        code, text = yield None
         if code != 250:
             raise self._failure(code, text, "data")
         return f"{code} {text}"
@@ -170,20 +196,24 @@ class SmtpConnection:
         reset, self.used = self.used, True
         if "pipelining" in self.extensions:
             commands = (["RSET"] if reset else []) + [mail_command, *rcpt_commands, "DATA"]
-            self._write("".join(c + "\r\n" for c in commands).encode("utf-8"))
-            replies = [self._reply() for _ in commands]
+            yield "".join(c + "\r\n" for c in commands).encode("utf-8")
+            replies = []
+            for _ in commands:
+                replies.append((yield None))
             rset = replies.pop(0) if reset else None
             return rset, replies[0], replies[1:-1], replies[-1]
-        rset = self._command("RSET") if reset else None
+        rset = (yield from _one("RSET")) if reset else None
         if rset is not None and rset[0] != 250:
             return rset, None, [], None
-        mail = self._command(mail_command)
+        mail = yield from _one(mail_command)
         if mail[0] != 250:
             return rset, mail, [], None
-        rcpts = [self._command(c) for c in rcpt_commands]
+        rcpts = []
+        for command in rcpt_commands:
+            rcpts.append((yield from _one(command)))
         if not any(code in (250, 251) for code, _ in rcpts):
             return rset, mail, rcpts, None
-        return rset, mail, rcpts, self._command("DATA")
+        return rset, mail, rcpts, (yield from _one("DATA"))
 
     def _failure(self, code: int, text: str, stage: str, lost: bool = False):
         reply = f"{code} {text}"
@@ -256,6 +286,20 @@ class SmtpConnection:
         if cls is SmtpSetupError:
             raise SmtpSetupError(f"SMTP server {self.settings.host} refused {what}: {code} {text}")
         raise cls(f"{code} {text}", code=code, stage=what.lower())
+
+
+def _one(command: str):
+    """One command and its reply, inside a dialogue."""
+    yield command.encode("utf-8") + b"\r\n"
+    return (yield None)
+
+
+def parse_reply(lines: list[bytes]) -> tuple[int, str]:
+    """The (code, text) of a complete reply's lines; ValueError if they are not SMTP."""
+    for line in lines:
+        if len(line) < 4 or not line[:3].isdigit():
+            raise ValueError(f"not an SMTP reply: {line[:60]!r}")
+    return int(lines[-1][:3]), "\n".join(line[4:].decode("utf-8", "replace").strip() for line in lines)
 
 
 def _why(exc: BaseException) -> str:

@@ -104,15 +104,25 @@ class RateLimiter:
 
     def acquire(self) -> None:
         """Block until this worker may send its next message."""
+        while (wait := self.try_acquire()) > 0:
+            self.clock.sleep(wait, self.stop)
+            if self.stop is not None and self.stop.is_set():
+                return
+
+    def try_acquire(self) -> float:
+        """0.0 when a message may start now (its slot is taken), else the seconds to wait
+        before asking again (nothing taken): the send loop never sleeps while it has I/O."""
         v = self._v
         with held(self._lock):
             now = self.clock.monotonic()
-            self._count(now)
             self._recover(now)
             slot = max(now, v[_PAUSED_UNTIL], v[_NEXT_SLOT] if v[_RATE] else now)
+            if slot > now:
+                return slot - now
+            self._count(now)
             if v[_RATE]:
-                v[_NEXT_SLOT] = slot + 1.0 / v[_RATE]
-        self.clock.sleep(slot - now, self.stop)
+                v[_NEXT_SLOT] = max(v[_NEXT_SLOT], now) + 1.0 / v[_RATE]
+            return 0.0
 
     def throttle(self) -> None:
         """A server asked us to slow down: pause everyone, halve the rate."""

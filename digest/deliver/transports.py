@@ -28,6 +28,13 @@ class Transport:
         """A connection for one worker; `send` on it, then `close` it."""
         return self
 
+    def lane(self):
+        """What the send loop drives: one connection, one message at a time (see lanes.py).
+        By default the message is handed to `send` on a connection of the lane's own."""
+        from digest.deliver.lanes import InstantLane
+
+        return InstantLane(self.open())
+
     def send(self, sender: str, recipients: list[str], data: bytes) -> str:
         raise NotImplementedError
 
@@ -50,6 +57,12 @@ class SmtpTransport(Transport):
 
     def open(self) -> "SmtpSession":
         return SmtpSession(self.settings)
+
+    def lane(self):
+        """A non-blocking connection for the send loop's single thread."""
+        from digest.deliver.lanes import SmtpLane
+
+        return SmtpLane(self.settings)
 
     def send(self, sender: str, recipients: list[str], data: bytes) -> str:
         if self._connection is None:
