@@ -14,7 +14,7 @@ from datetime import datetime
 
 from digest.config import Config
 from digest.deliver.message import MessageTemplate
-from digest.deliver.message import message_id as stable_message_id
+from digest.deliver.message import MessageIds
 from digest.deliver.signing import signer_for
 from digest.links import Links
 from digest.models import Edition, Subscriber
@@ -41,6 +41,7 @@ class Composer:
         self.now = now
         self.links = Links.from_config(config)  # ConfigError without a secret key
         self.signer = signer_for(config)
+        self.message_ids = MessageIds(config, edition.key)
         self.renderer = renderer or Renderer(config)
         self.subject_prefix = subject_prefix
         self._present = tuple(s.category for s in edition.sections if s.articles)
@@ -85,7 +86,7 @@ class Composer:
         if template is None:
             return None
         personal = personal_for(subscriber, self.links, template.categories)
-        mid = message_id or stable_message_id(self.config, self.edition.key, subscriber.id or 0)
+        mid = message_id or self.message_ids(subscriber.id or 0)
         recipient = to_email or subscriber.email
         data = template.fill(subscriber.name, recipient, personal, mid)
         if self.signer is not None:

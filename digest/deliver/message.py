@@ -51,12 +51,25 @@ def sender_domain(config: Config) -> str:
     return ascii_address(config.from_address).rpartition("@")[2] or "localhost"
 
 
+class MessageIds:
+    """Message-IDs for one edition, stable per subscriber: a re-send after a crash carries the
+    same one. The HMAC is keyed once and copied per message (keying costs as much as hashing)."""
+
+    def __init__(self, config: Config, edition_key: str):
+        self._keyed = hmac.new((config.secret_key or "").encode("utf-8"), digestmod=hashlib.sha256)
+        self._edition = edition_key
+        self._prefix = re.sub(r"[^A-Za-z0-9-]", "-", edition_key)
+        self._domain = sender_domain(config)
+
+    def __call__(self, subscriber_id: int) -> str:
+        mac = self._keyed.copy()
+        mac.update(f"{self._edition}/{subscriber_id}".encode("utf-8"))
+        return f"<{self._prefix}.{subscriber_id}.{mac.hexdigest()[:16]}@{self._domain}>"
+
+
 def message_id(config: Config, edition_key: str, subscriber_id: int) -> str:
-    """Stable for (edition, subscriber): a re-send after a crash carries the same Message-ID."""
-    key = re.sub(r"[^A-Za-z0-9-]", "-", edition_key)
-    secret = (config.secret_key or "").encode("utf-8")
-    tag = hmac.new(secret, f"{edition_key}/{subscriber_id}".encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-    return f"<{key}.{subscriber_id}.{tag}@{sender_domain(config)}>"
+    """The Message-ID of `edition_key` for one subscriber (see MessageIds)."""
+    return MessageIds(config, edition_key)(subscriber_id)
 
 
 def list_unsubscribe(config: Config, url: str) -> str:
