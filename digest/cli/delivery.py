@@ -74,8 +74,6 @@ def approve(app, edition, when):
               help="Parallel SMTP connections (default: concurrency in digest.toml, 4).")
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), metavar="N",
               help="At most N messages per second across all connections (default: unlimited).")
-@click.option("--processes", type=click.IntRange(1, 16), metavar="N",
-              help="Build and send in N processes (SMTP only; uses N CPUs and about 70 MB each). Default 1.")
 @click.option("--transport", metavar="smtp|file:DIR", help="Where mail goes (default: transport in digest.toml).")
 @click.option("--smtp", "smtp_url", metavar="URL", help="SMTP server as a URL, e.g. smtp://user@host:587?tls=starttls.")
 @click.option("--max-wait", type=click.FloatRange(min=0), metavar="SECONDS",
@@ -85,7 +83,7 @@ def approve(app, edition, when):
                    "render_seconds, bytes, seconds) to FILE as one JSON object.")
 @pass_app
 @click.pass_context
-def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurrency, rate, processes, transport,
+def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurrency, rate, transport,
          smtp_url, max_wait, stats_path):
     """Send an edition to every active subscriber who has not had it yet.
 
@@ -129,8 +127,7 @@ def send(ctx, app, edition, dry_run, test_email, as_subscriber, limit, concurren
             return
         report = send_edition(
             app.store, config, edition, transport=chosen,
-            options=_options(config, concurrency=concurrency, rate=rate, limit=limit, max_wait=max_wait,
-                             processes=processes),
+            options=_options(config, concurrency=concurrency, rate=rate, limit=limit, max_wait=max_wait),
             progress=_progress(chosen.describe()), warn=lambda line: click.echo(line, err=True),
         )
     finally:

@@ -10,8 +10,8 @@ Modules, in the order a message meets them:
     smtp_client.py  the SMTP session (pipelining, connection reuse)
     failures.py     TemporaryFailure / PermanentFailure and which replies throttle or bounce
     throttle.py     the shared rate limit, slow-down on throttling, the retry schedule
+    lanes.py        the send loop's connections: non-blocking SMTP, or any transport's send()
     engine.py       the send loop and its ledger (exactly once, even after kill -9)
-    shards.py       the same loop over several processes (send --processes N)
     lock.py         one send per database
     service.py      send / dry run / test copy / status, as the CLI calls them
     schedule.py     when `digest run` builds (RRULE)

@@ -23,9 +23,7 @@ time comes within `max_wait` are sent, the rest are left for the next run (exit 
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import selectors
 import time
 from dataclasses import dataclass, field
@@ -41,9 +39,8 @@ from digest.deliver.failures import (
 from digest.deliver.headers import ascii_address
 from digest.deliver.lanes import Outcome
 from digest.deliver.lock import HEARTBEAT_EVERY, SendLock
-from digest.deliver.throttle import Clock, RateLimiter, RetryPolicy, held
+from digest.deliver.throttle import Clock, RateLimiter, RetryPolicy
 from digest.deliver.transports import Transport
-from digest.errors import DigestError
 from digest.models import Edition, Subscriber
 
 log = logging.getLogger("digest.deliver")
@@ -61,7 +58,6 @@ class SendOptions:
     throttle_pause: float = 1.0  # first pause of all workers after a 421/451/452/454
     unreachable_after: int = 3  # connection failures in a row that end the run
     batch: int = 500
-    processes: int = 1  # sending processes for an SMTP send (see shards.py)
 
     @classmethod
     def from_config(cls, config: Config, **overrides) -> "SendOptions":
@@ -143,14 +139,7 @@ class SendRun:
 
     def __init__(self, store, config: Config, edition: Edition, transport: Transport, composer: Composer,
                  options: SendOptions, clock: Clock | None = None, lock: SendLock | None = None,
-                 progress: Progress | None = None, *, limiter: RateLimiter | None = None,
-                 shard: tuple[int, int] | None = None, retries: bool = True, parent_pid: int | None = None,
-                 write_lock=None):
-        """shard=(k, n): only subscribers whose id % n == k (one of n sending processes, see
-        shards.py), which also gives retries=False (the parent retries), parent_pid (stop
-        at once if the parent is gone, e.g. killed: it no longer holds the lock for us) and
-        write_lock, taken around each ledger transaction so that the processes queue for
-        SQLite's write lock instead of sleeping in its busy handler."""
+                 progress: Progress | None = None):
         self.store = store
         self.config = config
         self.edition = edition
@@ -162,11 +151,7 @@ class SendRun:
         self.progress = progress or NoProgress()
         self.report = SendReport(edition.key)
         self.sender = ascii_address(config.from_address)
-        self.limiter = limiter or RateLimiter(options.rate, self.clock, pause=options.throttle_pause)
-        self.shard = shard
-        self.retries = retries
-        self.parent_pid = parent_pid
-        self._write_lock = write_lock
+        self.limiter = RateLimiter(options.rate, self.clock, pause=options.throttle_pause)
         self._lanes = [transport.lane() for _ in range(options.concurrency if transport.parallel else 1)]
         self._carrying: dict = {}  # lane -> the _Job it is sending
         self._next: _Job | None = None  # composed, waiting for the rate limit
@@ -187,7 +172,7 @@ class SendRun:
         self.progress.start(self.edition.key, total)
         try:
             passed = self._main_pass()
-            if not self.report.stopped and self.retries:
+            if not self.report.stopped:
                 self._retry_pass()
         finally:
             self._close()
@@ -214,7 +199,7 @@ class SendRun:
                              self.options.batch):
             states = self.store.deliveries.states(key, batch[0].id, batch[-1].id)
             for subscriber in batch:
-                if subscriber.id in states or (self.shard and subscriber.id % self.shard[1] != self.shard[0]):
+                if subscriber.id in states:
                     continue
                 if not self._may_continue():
                     return
@@ -245,18 +230,8 @@ class SendRun:
                 if subscriber is not None and (job := self._job(subscriber, attempts=row.attempts)) is not None:
                     yield job
 
-    def _writing(self):
-        """The shared write lock around a ledger transaction, when there are sibling processes."""
-        return held(self._write_lock) if self._write_lock is not None else contextlib.nullcontext()
-
-    def _orphaned(self) -> bool:
-        return self.parent_pid is not None and os.getppid() != self.parent_pid
-
     def _may_continue(self) -> bool:
         if self._fatal is not None or self.report.stopped:
-            return False
-        if self._orphaned():
-            self.report.stopped = "the parent process is gone"
             return False
         if self.options.limit is not None and self._submitted >= self.options.limit:
             self.report.stopped = "limit"
@@ -396,7 +371,7 @@ class SendRun:
     def _commit(self) -> None:
         outcomes, self._outcomes = self._outcomes, []
         now = self.clock.now()
-        with self._writing(), self.store.transaction():
+        with self.store.transaction():
             self._write_skips(now)
             for job, failure, reply in outcomes:
                 self._record_outcome(job, failure, reply, now)
@@ -445,7 +420,7 @@ class SendRun:
 
     def _flush_skips(self) -> None:
         if self._skips:
-            with self._writing(), self.store.transaction():
+            with self.store.transaction():
                 self._write_skips(self.clock.now())
 
     def _write_skips(self, now) -> None:
@@ -455,7 +430,7 @@ class SendRun:
         self._skips.clear()
 
     def _record_now(self, subscriber_id: int, status: str, attempts: int, reply: str) -> None:
-        with self._writing(), self.store.transaction():
+        with self.store.transaction():
             self.store.deliveries.record(self.edition.key, subscriber_id, status, self.clock.now(),
                                          attempts=attempts, reply=reply)
         self.report.failed += status == "failed"

@@ -14,7 +14,6 @@ has no connection; the next `start` connects.
 
 from __future__ import annotations
 
-import logging
 import selectors
 import ssl
 import time
@@ -23,8 +22,6 @@ from dataclasses import dataclass
 from digest.deliver.failures import DeliveryFailure, TemporaryFailure
 from digest.deliver.transports import Transport
 from digest.errors import DigestError
-
-log = logging.getLogger("digest.deliver")
 
 READ, WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 _WOULD_BLOCK = (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError)

@@ -14,7 +14,6 @@ from digest.deliver.engine import NoProgress, Progress, SendOptions, SendReport,
 from digest.deliver.headers import ascii_address
 from digest.deliver.lock import SendLock, send_lock
 from digest.deliver.message import sender_domain
-from digest.deliver.shards import process_count, send_in_processes
 from digest.deliver.throttle import Clock
 from digest.deliver.transports import Transport, make_transport
 from digest.errors import DigestError, InputError, NotFound
@@ -91,11 +90,7 @@ def send_locked(store, config: Config, edition: Edition, lock: SendLock, *, tran
     options = options or SendOptions.from_config(config)
     progress = progress or NoProgress()
     try:
-        processes = process_count(options, transport)
-        if processes > 1:
-            report = send_in_processes(store, config, composer, transport, options, processes, clock, lock, progress)
-        else:
-            report = SendRun(store, config, edition, transport, composer, options, clock, lock, progress).run()
+        report = SendRun(store, config, edition, transport, composer, options, clock, lock, progress).run()
     finally:
         if own_transport:
             transport.close()
