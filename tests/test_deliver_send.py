@@ -338,3 +338,15 @@ def test_the_send_loop_sends_over_tls_connections(tls, certificate, monkeypatch,
         for reader in expected:
             check_message(received[reader.email], reader, edition, config)
     assert report.sent == len(expected) and report.complete
+
+
+def test_a_reused_connection_the_server_dropped_is_replaced_without_charging_an_attempt(config, store, server):
+    edition = make_edition(store, config)
+    readers = add_subscribers(store, 8, sets=[()])
+    server.add_fault(stage="mail", nth=4, action="drop")  # as a server closing an idle connection would
+    config = smtp_config(config, server)
+    report = send_edition(store, config, transport=make_transport(config), options=options(concurrency=2))
+    assert server.recipients() == Counter({r.email: 1 for r in readers})
+    rows = ledger(store, edition.key)
+    assert all(rows[r.id].status == "sent" and rows[r.id].attempts == 1 for r in readers)
+    assert report.sent == 8 and report.retried == 0 and server.sessions == 3

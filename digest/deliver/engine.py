@@ -174,6 +174,9 @@ class SendRun:
             passed = self._main_pass()
             if not self.report.stopped:
                 self._retry_pass()
+        except BaseException:
+            self._commit_quietly()  # e.g. Ctrl-C: what the server accepted is not sent again
+            raise
         finally:
             self._close()
         if self._fatal is not None:
@@ -377,6 +380,13 @@ class SendRun:
                 self._record_outcome(job, failure, reply, now)
         for _ in outcomes:
             self.progress.advance(self.report)
+
+    def _commit_quietly(self) -> None:
+        try:
+            if self._outcomes:
+                self._commit()
+        except Exception:  # the error on its way out matters more than this one
+            pass
 
     def _record_outcome(self, job: _Job, failure: BaseException | None, reply: str, now) -> None:
         key, sid, deliveries = self.edition.key, job.subscriber_id, self.store.deliveries

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 
 from digest.deliver.failures import DeliveryFailure, TemporaryFailure
+from digest.deliver.smtp_client import SmtpConnection, parse_reply
 from digest.deliver.transports import Transport
 from digest.errors import DigestError
 
@@ -125,8 +126,6 @@ class SmtpLane:
     # -- the state machine ------------------------------------------------------------
 
     def _connect(self) -> Outcome | None:
-        from digest.deliver.smtp_client import SmtpConnection
-
         try:
             connection = SmtpConnection(self.settings).connect()
         except (DeliveryFailure, DigestError) as failure:
@@ -179,34 +178,37 @@ class SmtpLane:
         self.interest = READ
 
     def _read(self) -> Outcome | None:
-        chunks = [self._inbox]
+        chunks, closed = [self._inbox], False
         while True:  # until the socket (and, with TLS, its decrypted buffer) is empty
             try:
                 chunk = self.sock.recv(65536)
             except _WOULD_BLOCK:
                 break
             if not chunk:
-                return self._lost("connection lost waiting for the server: the server closed the connection",
-                                  "reply")
+                closed = True  # but first the replies that came before (a 421 says why)
+                break
             chunks.append(chunk)
         inbox = b"".join(chunks)
         self.deadline = time.monotonic() + self.settings.timeout
-        while self._dialogue is not None and (end := inbox.find(b"\n")) >= 0:
+        outcome = None
+        while outcome is None and self._dialogue is not None and (end := inbox.find(b"\n")) >= 0:
             line, inbox = inbox[:end + 1], inbox[end + 1:]
             self._lines.append(line.rstrip(b"\r\n"))
             if line[3:4] == b"-":
                 continue  # more lines of the same reply follow
             lines, self._lines = self._lines, []
             try:
-                reply = _parse(lines)
+                reply = parse_reply(lines)
             except ValueError as exc:
                 return self._lost(f"connection lost waiting for the server: {exc}", "reply")
             outcome = self._advance(reply)
-            if outcome is not None:
-                self._inbox = inbox
-                return outcome
         self._inbox = inbox
-        return None
+        if closed:
+            if self._dialogue is not None:
+                return self._lost("connection lost waiting for the server: the server closed the connection",
+                                  "reply")
+            self._drop()  # the next message needs a new connection
+        return outcome
 
     def _lost(self, reason: str, stage: str, timed_out: bool = False) -> Outcome | None:
         """The connection broke: tell the dialogue (it labels the failure), drop the connection,
@@ -237,12 +239,6 @@ class SmtpLane:
         if isinstance(failure, DeliveryFailure) and failure.connection_lost:
             self._drop()  # the dialogue closed it (421, a stray 354): reconnect next time
         return outcome
-
-
-def _parse(lines: list[bytes]) -> tuple[int, str]:
-    from digest.deliver.smtp_client import parse_reply
-
-    return parse_reply(lines)
 
 
 def _why(exc: BaseException) -> str:

@@ -295,10 +295,13 @@ def _one(command: str):
 
 
 def parse_reply(lines: list[bytes]) -> tuple[int, str]:
-    """The (code, text) of a complete reply's lines; ValueError if they are not SMTP."""
+    """The (code, text) of a complete reply's lines (without line endings); ValueError if
+    they are not SMTP."""
     for line in lines:
-        if len(line) < 4 or not line[:3].isdigit():
+        if len(line) < 3 or not line[:3].isdigit():
             raise ValueError(f"not an SMTP reply: {line[:60]!r}")
+    if len(lines) == 1:
+        return int(lines[0][:3]), lines[0][4:].decode("utf-8", "replace").strip()
     return int(lines[-1][:3]), "\n".join(line[4:].decode("utf-8", "replace").strip() for line in lines)
 
 
