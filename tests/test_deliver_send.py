@@ -218,26 +218,32 @@ class VirtualClock(Clock):
             self.time += seconds
 
 
+def acquire(limiter: RateLimiter) -> None:
+    """Wait (on the limiter's clock) until the next message may start, as the send loop does."""
+    while (wait := limiter.try_acquire()) > 0:
+        limiter.clock.sleep(wait)
+
+
 def test_the_rate_limit_spaces_messages_and_a_throttling_reply_pauses_and_halves_it():
     clock = VirtualClock()
     limiter = RateLimiter(10, clock, pause=2.0, recover_after=5.0)
     for _ in range(4):
-        limiter.acquire()
+        acquire(limiter)
     assert clock.slept == [0.1, 0.1, 0.1]  # 10 per second: one every 0.1 s
     limiter.throttle()
     limiter.throttle()  # a second worker's reply to the same moment: one slow-down only
     assert limiter.rate == 5 and limiter.throttles == 2
     clock.slept.clear()
-    limiter.acquire()
+    acquire(limiter)
     assert clock.slept == [2.0]  # everyone waits out the pause
-    limiter.acquire()
+    acquire(limiter)
     assert clock.slept[-1] == pytest.approx(0.2)  # then at half the rate
     clock.time += 8  # a quiet spell: the rate climbs back to the limit
-    limiter.acquire()
-    limiter.acquire()
+    acquire(limiter)
+    acquire(limiter)
     assert limiter.rate == 7.5
     clock.time += 6
-    limiter.acquire()
+    acquire(limiter)
     assert limiter.rate == 10
 
 
@@ -245,13 +251,13 @@ def test_an_unlimited_run_slows_to_half_its_pace_when_throttled_then_recovers():
     clock = VirtualClock()
     limiter = RateLimiter(None, clock, pause=1.0, recover_after=5.0)
     for _ in range(200):  # 200 messages in 2 seconds: 100 per second
-        limiter.acquire()
+        acquire(limiter)
         clock.time += 0.01
     limiter.throttle()
     assert limiter.rate == pytest.approx(50, rel=0.05)
     for _ in range(4):
         clock.time += 6
-        limiter.acquire()
+        acquire(limiter)
     assert limiter.rate is None
 
 

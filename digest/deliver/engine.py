@@ -51,11 +51,11 @@ EX_TEMPFAIL = 75
 @dataclass
 class SendOptions:
     concurrency: int = 4
-    rate: float | None = None  # messages per second across all workers; None: unlimited
+    rate: float | None = None  # messages per second across all connections; None: unlimited
     limit: int | None = None  # send at most this many messages in this run
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_wait: float = 60.0  # seconds a run waits at the end for retries to come due
-    throttle_pause: float = 1.0  # first pause of all workers after a 421/451/452/454
+    throttle_pause: float = 1.0  # first pause of all connections after a 421/451/452/454
     unreachable_after: int = 3  # connection failures in a row that end the run
     batch: int = 500
 

@@ -39,7 +39,7 @@ def local_hostname() -> str:
 
 
 class SmtpConnection:
-    """One open SMTP session. Not thread-safe: one per worker."""
+    """One open SMTP session. Not thread-safe."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings

@@ -65,11 +65,6 @@ class RateLimiter:
         self._gap = 0.0  # smoothed seconds between messages: the pace to go back to
         self._peak = 0.0
 
-    def acquire(self) -> None:
-        """Block until the next message may start."""
-        while (wait := self.try_acquire()) > 0:
-            self.clock.sleep(wait)
-
     def try_acquire(self) -> float:
         """0.0 when a message may start now (its slot is taken), else the seconds to wait
         before asking again (nothing taken): the send loop never sleeps while it has I/O."""

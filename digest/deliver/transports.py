@@ -1,8 +1,8 @@
 """Where messages go: an SMTP server, a directory of .eml files, or a list in memory.
 
 Every transport has `send(sender, recipients, data)` (raising TemporaryFailure or
-PermanentFailure) and `close()`. The send loop also calls `open()` once per worker to get a
-connection of its own: a real one for SMTP, the transport itself for the others.
+PermanentFailure) and `close()`. The send loop asks `lane()` for each of its connections:
+a non-blocking SMTP connection for SMTP, a wrapper around `send` for the others.
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from digest.errors import ConfigError
 
 
 class Transport:
-    #: whether parallel connections help (the send loop runs one worker otherwise)
+    #: whether parallel connections help (the send loop uses one lane otherwise)
     parallel = False
 
     def open(self) -> "Transport":
-        """A connection for one worker; `send` on it, then `close` it."""
+        """A connection of its own (for one thread); `send` on it, then `close` it."""
         return self
 
     def lane(self):
@@ -47,7 +47,7 @@ class Transport:
 
 class SmtpTransport(Transport):
     """An SMTP server. `send` keeps one connection open between calls (one thread only);
-    `open` gives each send-loop worker a connection of its own."""
+    `lane` gives the send loop a non-blocking connection."""
 
     parallel = True
 
@@ -80,7 +80,8 @@ class SmtpTransport(Transport):
 
 
 class SmtpSession(Transport):
-    """One worker's SMTP connection: opened on first use, re-opened after the server drops it."""
+    """A blocking SMTP connection (test copies, notices): opened on first use, re-opened
+    after the server drops it."""
 
     def __init__(self, settings: SmtpSettings):
         self.settings = settings
