@@ -14,8 +14,9 @@ Cases (see BENCHMARKS.md for the figures and how to read them):
 - render: 1,000 distinct category sets drawn from 20 categories through digest.render.Renderer.
 - build:  `digest build` of an edition holding all 200 articles, ledes computed the first time.
 
-Peak RSS is the `digest send` process's own ru_maxrss, read with os.wait4 when it exits
-(so the build or the reference processes never mix in).
+Peak RSS is that of the `digest send` process: the larger of its ru_maxrss (os.wait4 when it
+exits, so the build and reference processes never mix in) and the peak of VmRSS summed over it
+and any processes it starts (polled from /proc, see bench_memory.py).
 """
 
 from __future__ import annotations
@@ -151,10 +152,6 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         send_help = command_help(config_path, folder, "send")
         if "--stats-json" in send_help:
             send_args += ["--stats-json", str(stats_path)]
-        if args.processes is not None:
-            if "--processes" not in send_help:
-                raise SystemExit("this digest send has no --processes option")
-            send_args += ["--processes", str(args.processes)]
         profile_out = profile_path(args, f"send-{subscribers}")
         log(f"[send {subscribers}] digest send (concurrency {args.concurrency}) to {sink.name} on port {sink.port}"
             + (f", profiled by {args.profile} into {profile_out}" if profile_out else ""))
@@ -200,7 +197,6 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         "avg_message_bytes": avg_message_bytes,
         # context for reading the figures above
         "concurrency": args.concurrency,
-        "send_processes": args.processes,  # None: digest send's default
         "sink": sink.name,
         "reference": "smtp-source -d" if reference else None,
         "reference_seconds": round(reference.seconds, 3) if reference else None,
@@ -364,8 +360,6 @@ def parse_args(argv=None):
     parser.add_argument("--reference-runs", type=int, default=2, metavar="K",
                         help="run the reference K times and average them (default 2)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY)
-    parser.add_argument("--processes", type=int, metavar="N",
-                        help="pass --processes N to digest send (default: its own default)")
     parser.add_argument("--variants", type=int, default=1000, help="distinct category sets in the render case")
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--timeout", type=float, default=1200, help="seconds allowed for each digest command")
