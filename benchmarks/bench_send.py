@@ -36,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import distinct_category_sets, fill_store, wide_config, wide_edition, write_config  # noqa: E402
 from bench_memory import TreeMemory  # noqa: E402
-from bench_sinks import SINKS, Reference, find_postfix_tool, run_reference, settled_snapshot  # noqa: E402
+from bench_sinks import (  # noqa: E402
+    SINKS, Reference, find_postfix_tool, run_reference, settled_snapshot, sink_cpu,
+)
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 ARTICLES = 200
@@ -180,7 +182,8 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         # Several runs of the reference, averaged (total messages over total seconds): the
         # reference is as noisy as we are on a shared machine, and it is the cheaper one to repeat.
         reference = Reference(sum(r.messages for r in references), sum(r.seconds for r in references),
-                              references[0].message_bytes) if references else None
+                              references[0].message_bytes,
+                              _sum_or_none(r.sink_cpu_seconds for r in references)) if references else None
 
     msgs_per_s = messages / send.seconds if messages else 0.0
     return {
@@ -202,6 +205,9 @@ def send_case(subscribers: int, args, workdir: Path) -> dict:
         "reference_seconds": round(reference.seconds, 3) if reference else None,
         "reference_runs_msgs_per_s": [round(r.msgs_per_s, 1) for r in references] or None,
         "sink_bytes_per_message": sink_bytes_per_message,
+        # How busy the sink was: CPU seconds per wall second while we sent, and for the reference.
+        "sink_load": _per(sink_cpu(before, after), send.seconds),
+        "reference_sink_load": _per(reference.sink_cpu_seconds, reference.seconds) if reference else None,
         "reference_sink_bytes_per_message": reference.message_bytes if reference else None,
         "reported_sent": stats.get("sent"),
         "failed": stats.get("failed"),
@@ -316,6 +322,15 @@ def machine() -> dict:
 
 RSS_METHOD = ("the larger of os.wait4's ru_maxrss (largest single process) and the peak of VmRSS summed "
               "over the digest send process and its descendants (polled from /proc every 0.1 s)")
+
+
+def _sum_or_none(values) -> float | None:
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+def _per(part: float | None, whole: float) -> float | None:
+    return None if part is None or not whole else round(part / whole, 2)
 
 
 def mb(kb: int | None) -> float | None:

@@ -58,6 +58,7 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 class Snapshot:
     messages: int  # messages the sink accepted so far
     bytes: int  # bytes it read so far (SMTP dialogue included for smtp-sink)
+    cpu_seconds: float | None = None  # the sink's own CPU time so far (smtp-sink only)
 
 
 class PostfixSink:
@@ -89,7 +90,10 @@ class PostfixSink:
         counts = re.findall(r"mesg=(\d+)", tail)
         with open(f"/proc/{self.process.pid}/io") as io:
             rchar = int(re.search(r"rchar: (\d+)", io.read()).group(1))
-        return Snapshot(int(counts[-1]) if counts else 0, rchar)
+        with open(f"/proc/{self.process.pid}/stat") as stat:
+            utime, stime = stat.read().rsplit(")", 1)[1].split()[11:13]  # fields 14 and 15
+        cpu = (int(utime) + int(stime)) / os.sysconf("SC_CLK_TCK")
+        return Snapshot(int(counts[-1]) if counts else 0, rchar, cpu)
 
     def __exit__(self, *exc) -> None:
         if self.process is not None:
@@ -134,6 +138,7 @@ class Reference:
     messages: int
     seconds: float
     message_bytes: int  # bytes per message as the sink read them
+    sink_cpu_seconds: float | None = None  # what the sink spent receiving them
 
     @property
     def msgs_per_s(self) -> float:
@@ -153,7 +158,14 @@ def run_reference(sink, messages: int, size: int, concurrency: int, timeout: flo
     seconds = time.perf_counter() - started
     after = settled_snapshot(sink, before.messages + messages)
     received = after.messages - before.messages
-    return Reference(received, seconds, (after.bytes - before.bytes) // max(received, 1))
+    return Reference(received, seconds, (after.bytes - before.bytes) // max(received, 1),
+                     sink_cpu(before, after))
+
+
+def sink_cpu(before: Snapshot, after: Snapshot) -> float | None:
+    if before.cpu_seconds is None or after.cpu_seconds is None:
+        return None
+    return after.cpu_seconds - before.cpu_seconds
 
 
 def settled_snapshot(sink, expected: int, patience: float = 2.0) -> Snapshot:
