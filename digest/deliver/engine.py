@@ -9,7 +9,8 @@ bytes, the thread composes the next message for another.
 Why one thread: the work per message is Python (composing, committing) and the I/O is tiny
 on a fast server, so threads would only take turns holding the GIL; every blocking call in a
 worker gives it up and must win it back from a busy main thread. Measured, those hand-offs
-cost more than the work itself (0.47 of Postfix's smtp-source with threads, ~0.8 without).
+cost more than the work itself: 0.47 of Postfix's smtp-source's rate with threads, 0.67-0.82
+with this loop (100,000 messages to smtp-sink, 4 connections, a quiet 2-core machine).
 
 Exactly once, even after kill -9: a message counts as sent only when its 'sent' row is
 committed, and the outcomes of a select() round are committed before the next select() —
