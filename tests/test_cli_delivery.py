@@ -251,6 +251,22 @@ def test_run_is_not_due_before_the_scheduled_moment(cli, site, server, tmp_path)
     assert "Built edition 2026-W49 with 2 article(s)" in on_time.stderr
 
 
+def test_run_forgets_sign_ups_never_confirmed_in_time_and_keeps_recent_ones(cli, site):
+    from datetime import datetime, timedelta, timezone
+
+    from digest.subscribers import sign_up
+
+    config, store = site(edition=False, readers=0)
+    moment = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    stale, _ = sign_up(store, config, "stale@example.com", "", "", moment - timedelta(days=config.confirm_days + 1))
+    fresh, _ = sign_up(store, config, "fresh@example.com", "", "", moment - timedelta(days=1))
+    result = cli("run", "--now", "2026-11-25T12:00")
+    assert result.exit_code == 0, result.output
+    assert "Removed 1 sign-up(s) never confirmed" in result.stderr
+    assert store.subscribers.get(stale.id) is None
+    assert store.subscribers.get(fresh.id).status == "pending"
+
+
 def test_send_and_run_help_document_the_exit_codes_and_end_with_an_example():
     for name in ("send", "run", "approve", "status"):
         help_text = main.commands[name].help

@@ -155,8 +155,8 @@ def run(ctx, app, when, transport, smtp_url, max_wait):
 
     Safe to call every few minutes. It builds the edition when the schedule in digest.toml
     is due, sends it once approved (or at once when require_approval is false), and resumes
-    editions that earlier runs left part-sent. It holds the same lock as send. Log lines go
-    to stderr.
+    editions that earlier runs left part-sent. It also deletes sign-ups never confirmed
+    within confirm_days. It holds the same lock as send. Log lines go to stderr.
 
     \b
     Exit status:

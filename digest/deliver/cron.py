@@ -1,6 +1,6 @@
 """`digest run`: everything cron needs, safe to call every few minutes.
 
-Under the send lock: ingest the configured feeds, build the edition when the schedule says
+Under the send lock: forget sign-ups never confirmed, ingest the configured feeds, build the edition when the schedule says
 it is due, send what is ready (approved, or built when approval is off) and resume editions
 left part-sent by earlier runs. Running it twice in a row sends nothing twice: the ledger
 says who already has each edition.
@@ -47,6 +47,7 @@ def run(store, config: Config, now: datetime, *, transport: Transport | None = N
         log(line)
 
     with send_lock(store, clock.now(), say) as lock:
+        _forget_unconfirmed(store, config, now, say)
         _ingest(store, config, now, lock, clock, say)
         _build_if_due(store, config, now, say)
         for edition in _to_send(store, config, say):
@@ -56,6 +57,15 @@ def run(store, config: Config, now: datetime, *, transport: Transport | None = N
             report.sends.append(sent)
             say(sent.line())
     return report
+
+
+def _forget_unconfirmed(store, config: Config, now: datetime, say) -> None:
+    """Sign-ups never confirmed within confirm_days are deleted: we keep no address we may not mail."""
+    from digest.subscribers import cleanup_pending
+
+    removed = cleanup_pending(store, config, now)
+    if removed:
+        say(f"Removed {removed} sign-up(s) never confirmed within {config.confirm_days} days")
 
 
 def _ingest(store, config: Config, now: datetime, lock: SendLock, clock: Clock, say) -> None:
