@@ -34,7 +34,7 @@ class Composed:
 class Composer:
     def __init__(self, config: Config, edition: Edition, now: datetime, renderer=None,
                  subject_prefix: str = ""):
-        from digest.render import Renderer
+        from digest.render import Renderer, personal_for
 
         self.config = config
         self.edition = edition
@@ -43,6 +43,7 @@ class Composer:
         self.signer = signer_for(config)
         self.message_ids = MessageIds(config, edition.key)
         self.renderer = renderer or Renderer(config)
+        self._personal_for = personal_for  # imported here, with the renderer, once per send
         self.subject_prefix = subject_prefix
         self._present = tuple(s.category for s in edition.sections if s.articles)
         self._templates: OrderedDict[tuple[str, ...], MessageTemplate | None] = OrderedDict()
@@ -79,13 +80,11 @@ class Composer:
                 message_id: str | None = None) -> Composed | None:
         """The subscriber's message (sent to `to_email` with `message_id` if given, e.g. a test
         copy), or None when no category they read has articles in this edition."""
-        from digest.render import personal_for
-
         categories = self.categories_for(subscriber)
         template = self.template(categories) if categories else None
         if template is None:
             return None
-        personal = personal_for(subscriber, self.links, template.categories)
+        personal = self._personal_for(subscriber, self.links, template.categories)
         mid = message_id or self.message_ids(subscriber.id or 0)
         recipient = to_email or subscriber.email
         data = template.fill(subscriber.name, recipient, personal, mid)

@@ -26,6 +26,19 @@ class DeliveryFailure(DigestError):
         return self.code in THROTTLE_CODES
 
 
+def describe_os_error(exc: BaseException) -> str:
+    """A socket error in a few words, for a ledger reply."""
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError
+        return "timed out"
+    return str(exc) or type(exc).__name__
+
+
+def resend_on_fresh_connection(failure: "DeliveryFailure", fresh: bool) -> bool:
+    """A reused connection the server closed while idle fails before any body went out: not the
+    message's fault, so it is tried once more on a fresh connection. A slow server is."""
+    return not (fresh or failure.timed_out or failure.stage not in ("rset", "envelope"))
+
+
 class TemporaryFailure(DeliveryFailure):
     """Try again later: a 4xx reply, a timeout, a dropped connection."""
 

@@ -19,7 +19,7 @@ import ssl
 import time
 from dataclasses import dataclass
 
-from digest.deliver.failures import DeliveryFailure, TemporaryFailure
+from digest.deliver.failures import DeliveryFailure, TemporaryFailure, describe_os_error, resend_on_fresh_connection
 from digest.deliver.smtp_client import SmtpConnection, parse_reply
 from digest.deliver.transports import Transport
 from digest.errors import DigestError
@@ -100,7 +100,7 @@ class SmtpLane:
             if events & READ:
                 return self._read()
         except OSError as exc:
-            return self._lost(f"connection lost while sending: {_why(exc)}", "send")
+            return self._lost(f"connection lost while sending: {describe_os_error(exc)}", "send")
         return None
 
     def expire(self) -> Outcome:
@@ -157,7 +157,7 @@ class SmtpLane:
             try:  # most writes fit the socket buffer at once: no need to wait for select
                 self._write()
             except OSError as exc:
-                return self._lost(f"connection lost while sending: {_why(exc)}", "send")
+                return self._lost(f"connection lost while sending: {describe_os_error(exc)}", "send")
         return None
 
     def _write(self) -> None:
@@ -221,7 +221,7 @@ class SmtpLane:
         except DeliveryFailure as raised:
             failure = raised
         self._drop()
-        if self._fresh or failure.timed_out or failure.stage not in ("rset", "envelope"):
+        if not resend_on_fresh_connection(failure, self._fresh):
             return self._finish(Outcome(failure, failure.reply))
         return self.start(*self._envelope)
 
@@ -240,6 +240,3 @@ class SmtpLane:
             self._drop()  # the dialogue closed it (421, a stray 354): reconnect next time
         return outcome
 
-
-def _why(exc: BaseException) -> str:
-    return str(exc) or type(exc).__name__

@@ -26,6 +26,7 @@ from markupsafe import escape as markup_escape
 
 from digest.config import Config
 from digest.deliver import qp
+from digest.render.personal import clean_name
 from digest.deliver.headers import ascii_address, encode_phrase, encode_text, format_address, one_line
 
 CRLF = b"\r\n"
@@ -33,16 +34,11 @@ _MARK = "\ue000{}\ue001"  # private-use characters: never in real content, never
 _MARK_RE = re.compile("\ue000(\\d+)\ue001")
 # Whitespace and a control character included: a template may tidy a name before inserting it.
 _PROBE_NAME = " Zoë\t<Ann>  &\x0b\"Bo\" O'Neil "
-_TIDY_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def _tidy_name(name: str) -> str:
-    return " ".join(_TIDY_CONTROLS.sub(" ", name).split())
 
 
 # How a name or link may be treated on insertion; the first pair that reproduces
 # `personalise` on the probe is used for every message of the variant.
-_NAME_FORMS = (_tidy_name, str)
+_NAME_FORMS = (clean_name, str)
 _HTML_ESCAPES = (lambda s: html.escape(s, quote=True), lambda s: str(markup_escape(s)),
                  lambda s: html.escape(s, quote=False))
 
@@ -73,10 +69,13 @@ def message_id(config: Config, edition_key: str, subscriber_id: int) -> str:
 
 
 def list_unsubscribe(config: Config, url: str) -> str:
-    value = f"<{one_line(url)}>"
-    if config.unsubscribe_mailto:
-        value += f",\r\n <mailto:{one_line(config.unsubscribe_mailto)}?subject=unsubscribe>"
-    return value
+    return f"<{one_line(url)}>{_mailto_suffix(config)}"
+
+
+def _mailto_suffix(config: Config) -> str:
+    if not config.unsubscribe_mailto:
+        return ""
+    return f",\r\n <mailto:{one_line(config.unsubscribe_mailto)}?subject=unsubscribe>"
 
 
 def _header(name: str, value: str) -> bytes:
@@ -108,6 +107,7 @@ class MessageTemplate:
         from digest.render import Personal
 
         self.config = config
+        self._mailto_suffix = _mailto_suffix(config).encode("utf-8")  # the same for every reader
         self.variant = variant
         self.categories = tuple(variant.categories)
         self._personal_cls = Personal
@@ -205,7 +205,8 @@ class MessageTemplate:
         values: list = [None] * self._slot_count
         values[TO] = format_address(to_name, to_email).encode("utf-8")
         values[MESSAGE_ID] = message_id.encode("ascii")
-        values[LIST_UNSUBSCRIBE] = list_unsubscribe(self.config, personal.unsubscribe_url).encode("utf-8")
+        values[LIST_UNSUBSCRIBE] = (b"<" + one_line(personal.unsubscribe_url).encode("utf-8") + b">"
+                                    + self._mailto_suffix)
         if self.fast:
             urls = personal.category_unsubscribe_urls
             raw = [self._name_form(personal.name), personal.preferences_url, personal.unsubscribe_url,

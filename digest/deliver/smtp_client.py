@@ -15,7 +15,7 @@ import ssl
 
 from digest.config import SmtpSettings
 from digest.errors import ConfigError
-from digest.deliver.failures import ConnectFailure, PermanentFailure, TemporaryFailure
+from digest.deliver.failures import ConnectFailure, PermanentFailure, TemporaryFailure, describe_os_error
 
 
 # A line starting with a dot (the regex scans faster than bytes.find for this pattern).
@@ -56,7 +56,7 @@ class SmtpConnection:
         try:
             sock = socket.create_connection((s.host, s.port), timeout=s.timeout)
         except OSError as exc:
-            raise ConnectFailure(f"cannot connect to SMTP server {where}: {_why(exc)}") from None
+            raise ConnectFailure(f"cannot connect to SMTP server {where}: {describe_os_error(exc)}") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if s.tls == "ssl":
@@ -86,7 +86,7 @@ class SmtpConnection:
             raise SmtpSetupError(f"SMTP server {self.settings.host}: certificate not trusted: {exc.verify_message}") from None
         except (OSError, ssl.SSLError) as exc:
             sock.close()
-            raise ConnectFailure(f"TLS with {self.settings.host} failed: {_why(exc)}") from None
+            raise ConnectFailure(f"TLS with {self.settings.host} failed: {describe_os_error(exc)}") from None
 
     def _attach(self, sock: socket.socket) -> None:
         self.sock = sock
@@ -256,7 +256,7 @@ class SmtpConnection:
             self.sock.sendall(data)
         except OSError as exc:
             self.abort()
-            raise TemporaryFailure(f"connection lost while sending: {_why(exc)}", stage="send",
+            raise TemporaryFailure(f"connection lost while sending: {describe_os_error(exc)}", stage="send",
                                    connection_lost=True) from None
 
     def _reply(self) -> tuple[int, str]:
@@ -273,7 +273,7 @@ class SmtpConnection:
                     return int(line[:3]), "\n".join(lines)
         except (OSError, ValueError, AttributeError) as exc:
             self.abort()
-            failure = TemporaryFailure(f"connection lost waiting for the server: {_why(exc)}", stage="reply",
+            failure = TemporaryFailure(f"connection lost waiting for the server: {describe_os_error(exc)}", stage="reply",
                                        connection_lost=True)
             failure.timed_out = isinstance(exc, (socket.timeout, TimeoutError))
             raise failure from None
@@ -304,8 +304,3 @@ def parse_reply(lines: list[bytes]) -> tuple[int, str]:
         return int(lines[0][:3]), lines[0][4:].decode("utf-8", "replace").strip()
     return int(lines[-1][:3]), "\n".join(line[4:].decode("utf-8", "replace").strip() for line in lines)
 
-
-def _why(exc: BaseException) -> str:
-    if isinstance(exc, (socket.timeout, TimeoutError)):
-        return "timed out"
-    return str(exc) or type(exc).__name__

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from digest.config import Config, SmtpSettings
 from digest.deliver.failures import (  # noqa: F401  (re-exported: the contract's names)
-    ConnectFailure, DeliveryFailure, PermanentFailure, TemporaryFailure,
+    ConnectFailure, DeliveryFailure, PermanentFailure, TemporaryFailure, resend_on_fresh_connection,
 )
 from digest.errors import ConfigError
 
@@ -101,10 +101,7 @@ class SmtpSession(Transport):
             if not failure.connection_lost:
                 raise
             self._smtp = None
-            # A reused connection the server closed while idle fails before any body was
-            # sent: not the message's fault, so try once on a fresh connection. (A slow
-            # server is the message's problem: no second try here.)
-            if fresh or failure.timed_out or failure.stage not in ("rset", "envelope"):
+            if not resend_on_fresh_connection(failure, fresh):
                 raise
             self._smtp = SmtpConnection(self.settings).connect()
             return self._smtp.send(sender, recipients, data)
