@@ -149,7 +149,8 @@ def approve(store, key: str | None, now: datetime) -> Edition:
         if not any(section.articles for section in edition.sections):
             raise InputError(f"edition {edition.key} has no articles left; nothing to approve")
         store.editions.set_status(edition.key, "approved", now)
-    return get(store, edition.key)
+    edition.status, edition.approved_at = "approved", now
+    return edition
 
 
 def fill_ledes(store, config: Config, articles: list[Article]) -> None:

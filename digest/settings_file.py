@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from digest.config import DEFAULT_CATEGORIES, Config
+import json
+
+from digest.config import Config
 
 TEMPLATE = '''# digest.toml: settings for the weekly digest. Every setting has a default;
 # delete a line to use it. Secrets may also come from the environment:
@@ -68,9 +70,10 @@ urls = []
 def commented_config(secret_key: str, config: Config | None = None) -> str:
     config = config or Config()
     categories = "\n".join(
-        f'[[categories]]\nname = "{c.name}"\naliases = [{", ".join(repr(a).replace(chr(39), chr(34)) for a in c.aliases)}]\n'
-        f'description = "{c.description}"\n'
-        for c in DEFAULT_CATEGORIES
+        f"[[categories]]\nname = {_quoted(c.name)}\n"
+        f"aliases = [{', '.join(_quoted(a) for a in c.aliases)}]\n"
+        f"description = {_quoted(c.description)}\n"
+        for c in config.categories
     )
     return TEMPLATE.format(
         site_name=config.site_name, base_url=config.base_url, timezone=config.timezone,
@@ -83,3 +86,8 @@ def commented_config(secret_key: str, config: Config | None = None) -> str:
         smtp_host=config.smtp.host, smtp_port=config.smtp.port, smtp_tls=config.smtp.tls,
         secret_key=secret_key, confirm_days=config.confirm_days, categories=categories,
     )
+
+
+def _quoted(text: str) -> str:
+    """A TOML basic string (its escapes are JSON's for the characters we write)."""
+    return json.dumps(text, ensure_ascii=False)

@@ -26,7 +26,7 @@ def init(app, sample, force, when):
     from digest.settings_file import commented_config
 
     path = app.config.config_path or Path(CONFIG_FILE_NAME)
-    if path.exists() and force or not path.exists():
+    if force or not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(commented_config(secret_key=secrets.token_urlsafe(32)), encoding="utf-8")
         click.echo(f"Wrote {path}")

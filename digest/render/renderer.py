@@ -78,7 +78,7 @@ class Renderer:
     Safe to share between threads (renders take a lock); Variant.personalise needs none.
     """
 
-    def __init__(self, config, check_assembly: bool = True):
+    def __init__(self, config):
         self.config = config
         self.accent_color = accent_colour(config)
         self.environment = pipeline.make_environment(config.templates_dir, {"wrap": wrap})
@@ -88,7 +88,6 @@ class Renderer:
         self.placeholders = Placeholders()
         self.markers = Markers(self.placeholders.nonce)
         self.greetings: dict[str, tuple[str, str]] = {}
-        self.check_assembly = check_assembly
         self._prepared: OrderedDict[tuple, _Prepared] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -160,7 +159,7 @@ class Renderer:
         if assembly is None:
             prepared.warning = ("the email template lost its section markers, so every category set "
                                 "is compiled on its own (slow); see the comment at the top of the template")
-        elif self.check_assembly and len(sections) > 1:
+        elif len(sections) > 1:
             # Proof on real data that the cut is faithful: a subset that drops the first
             # section and changes every neighbour must match a direct render exactly.
             probe = sections[1::2]

@@ -51,11 +51,6 @@ class ImportReport:
     dry_run: bool = False
     applied: bool = False
 
-    @property
-    def accepted(self) -> int:
-        """New subscribers (the issue's word for them)."""
-        return self.new
-
     def line(self) -> str:
         """One summary line."""
         summary = (f"{self.source}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
