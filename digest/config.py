@@ -107,6 +107,13 @@ class Config:
                 return category.name
         return None
 
+    def category_or_other(self, label: str | None) -> str | None:
+        """Like canonical_category, but also accepts "Other" (any case), where ingest files
+        what it cannot place; subscribers and previews cannot choose it."""
+        if label and " ".join(label.split()).casefold() == OTHER.casefold():
+            return OTHER
+        return self.canonical_category(label)
+
     def with_overrides(self, **changes) -> "Config":
         return replace(self, **changes)
 

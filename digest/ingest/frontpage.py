@@ -23,7 +23,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 
-from digest.config import OTHER, Config
+from digest.config import Config
 from digest.ingest.entries import Entry, Rejected
 from digest.ingest.htmltext import collapse
 
@@ -141,7 +141,7 @@ def _is_unfinished_prose(line: str, config: Config) -> bool:
 
 
 def _is_label(line: str, config: Config) -> bool:
-    return config.canonical_category(line) is not None or line.casefold() == OTHER.casefold()
+    return config.category_or_other(line) is not None
 
 
 def _ago(match: re.Match, now: datetime) -> datetime:

@@ -112,9 +112,7 @@ class Normaliser:
     def _category(self, labels: tuple[str, ...]) -> str:
         labels = tuple(collapse(label) for label in labels if label and collapse(label))
         for label in labels:
-            if label.casefold() == OTHER.casefold():
-                return OTHER
-            name = self.config.canonical_category(label)
+            name = self.config.category_or_other(label)
             if name:
                 return name
         if labels:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from digest.config import OTHER, Config
+from digest.config import Config
 from digest.errors import InputError
 from digest.ingest.cms import parse_cms_json, parse_csv
 from digest.ingest.entries import Entry, ItemProblem, Rejected, SourceUnreadable
@@ -94,9 +94,7 @@ def checked_category(config: Config, category: str | None) -> str | None:
     """--category as a configured name (aliases and any case accepted), or None."""
     if category is None:
         return None
-    if category.strip().casefold() == OTHER.casefold():
-        return OTHER
-    name = config.canonical_category(category)
+    name = config.category_or_other(category)
     if name is None:
         raise InputError(f"unknown category {category!r}; known: {', '.join(config.category_names)}")
     return name
